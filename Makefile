@@ -1,0 +1,62 @@
+# Shoebox's verbs. `make help` lists them. Every verb sets up what it needs on a fresh clone.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+UV_VERSION := 0.13.9
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# uv from PATH, else a pinned copy bootstrapped into .cache/uv.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.cache/uv/bin/uv)
+# Python 3.13 from pyenv when present, else any python3.13 on PATH.
+PYTHON313 := $(or $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -1 | xargs -r -I{} sh -c 'echo $$(pyenv root)/versions/{}/bin/python3.13'),$(shell command -v python3.13 2>/dev/null))
+export UV_PYTHON_DOWNLOADS := never
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the verbs
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(CURDIR)/.cache/uv
+	$(CURDIR)/.cache/uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv or python3.13 on PATH)"; exit 1; }
+	$(UV) sync --locked --all-extras --python "$(PYTHON313)"
+	@touch $@
+
+.PHONY: setup
+setup: $(VENV)/.synced ## create .venv from uv.lock (Python 3.13)
+
+.PHONY: dev
+dev: setup ## run the whole app locally: emulator, gateway, workers, web page (Ctrl-C stops)
+	$(PYTHON) -m infra.local
+
+.PHONY: test
+test: setup ## run every test (unit, functional, contract, local stack)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: setup ## ruff (lint + format check) and mypy
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy layers/core/shoebox functions infra
+
+.PHONY: format
+format: setup ## apply ruff's fixes and formatting
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+.PHONY: validate
+validate: setup ## sam validate, sam validate --lint and cfn-lint on template.yaml
+	$(VENV)/bin/sam validate --template template.yaml
+	$(VENV)/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/cfn-lint template.yaml  # cfn-lint has no `python -m` entry point
+
+.PHONY: bench
+bench: setup ## thumbnail benchmark on real photos; prints JSON
+	PYTHONPATH=functions:layers/core:. $(PYTHON) -m bench.thumbnails

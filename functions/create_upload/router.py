@@ -1,0 +1,5 @@
+"""Placeholder router for create_upload (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Placeholder router for delete_image (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

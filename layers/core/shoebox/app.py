@@ -1,0 +1,115 @@
+"""The app factory: one FastAPI app per function, assembled from routers, answering the same way.
+
+Every response carries `x-request-id` (API Gateway's request id when there is one) and every
+error has the body of SPEC §3: {"error": {"code", "message", "details"}}.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from mangum import Mangum
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shoebox.errors import ShoeboxError
+from shoebox.observability import logger, metrics
+
+REQUEST_ID_HEADER = "x-request-id"
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+}
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status)
+
+
+def _request_id(request: Request) -> str:
+    event = request.scope.get("aws.event") or {}
+    request_id = event.get("requestContext", {}).get("requestId")
+    return request_id if isinstance(request_id, str) and request_id else uuid.uuid4().hex
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    # ("body", "size") -> "size"; ("query", "limit") -> "limit"; ("body",) -> "body"
+    parts = [str(part) for part in location[1:]] or [str(location[0])]
+    return ".".join(parts)
+
+
+async def _on_shoebox_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ShoeboxError)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": _field(tuple(error["loc"])), "message": error["msg"]} for error in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "body", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}"
+    return error_response(400, "VALIDATION_ERROR", message, {"field": first["field"], "errors": problems})
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    response = error_response(exc.status_code, code, str(exc.detail))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def create_app(*routers: APIRouter, title: str = "Shoebox") -> FastAPI:
+    app = FastAPI(title=title, version="1.0.0", docs_url=None, redoc_url=None, openapi_url=None)
+    for router in routers:
+        app.include_router(router)
+    app.add_exception_handler(ShoeboxError, _on_shoebox_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = _request_id(request)
+        logger.append_keys(request_id=request_id)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Nothing reaches the client but a stable body; the trace goes to the log.
+            logger.exception("unhandled error")
+            response = error_response(500, "INTERNAL_ERROR", "internal error")
+        finally:
+            logger.remove_keys(["request_id", "image_id"])
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    return app
+
+
+def lambda_handler(app: FastAPI) -> LambdaHandler:
+    """The Lambda entry point for an app: Mangum, with Powertools logging and metrics."""
+    adapter = Mangum(app, lifespan="off")
+    with_metrics: LambdaHandler = metrics.log_metrics(adapter)
+    handler: LambdaHandler = logger.inject_lambda_context(with_metrics, clear_state=True)
+    return handler

@@ -1,0 +1,48 @@
+"""Object keys and image ids. Keys are deterministic so that a retried step overwrites."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import unquote_plus
+
+INCOMING_PREFIX = "incoming/"
+ORIGINALS_PREFIX = "originals/"
+THUMBNAILS_PREFIX = "thumbnails/"
+THUMBNAIL_SIZES = (256, 512, 1024)
+
+# 128 random bits, URL-safe: unguessable, and safe in a path and an S3 key.
+_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def new_image_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def is_image_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+def incoming_key(image_id: str) -> str:
+    return f"{INCOMING_PREFIX}{image_id}"
+
+
+def original_key(image_id: str) -> str:
+    return f"{ORIGINALS_PREFIX}{image_id}"
+
+
+def thumbnail_key(image_id: str, size: int) -> str:
+    return f"{THUMBNAILS_PREFIX}{image_id}/{size}.webp"
+
+
+def event_key(raw_key: str) -> str:
+    """Keys in S3 event records are URL-encoded (real S3 and the emulator both do it)."""
+    return unquote_plus(raw_key)
+
+
+def image_id_from_key(key: str, prefix: str) -> str | None:
+    """The image id an `incoming/` or `originals/` key belongs to, or None for a stray key."""
+    if not key.startswith(prefix):
+        return None
+    candidate = key[len(prefix) :]
+    return candidate if is_image_id(candidate) else None

@@ -1,0 +1,71 @@
+"""Typed settings read from the environment, once, failing fast with the variable's name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+MIB = 1024 * 1024
+
+
+class SettingsError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def _text(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is required")
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise SettingsError(f"environment variable {name} must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    uploads_bucket: str
+    media_bucket: str
+    max_upload_bytes: int = 25 * MIB
+    max_pixels: int = 100_000_000
+    max_frames: int = 1000
+    max_receive_count: int = 3
+    upload_url_ttl_seconds: int = 900
+    download_url_ttl_seconds: int = 300
+    pending_ttl_seconds: int = 86_400
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            table_name=_text(env, "TABLE_NAME"),
+            uploads_bucket=_text(env, "UPLOADS_BUCKET"),
+            media_bucket=_text(env, "MEDIA_BUCKET"),
+            max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            max_pixels=_integer(env, "MAX_PIXELS", cls.max_pixels),
+            max_frames=_integer(env, "MAX_FRAMES", cls.max_frames),
+            max_receive_count=_integer(env, "MAX_RECEIVE_COUNT", cls.max_receive_count),
+            upload_url_ttl_seconds=_integer(env, "UPLOAD_URL_TTL_SECONDS", cls.upload_url_ttl_seconds),
+            download_url_ttl_seconds=_integer(
+                env, "DOWNLOAD_URL_TTL_SECONDS", cls.download_url_ttl_seconds
+            ),
+            pending_ttl_seconds=_integer(env, "PENDING_TTL_SECONDS", cls.pending_ttl_seconds),
+        )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use (not at import, so tests can set the env)."""
+    return Settings.from_env()
