@@ -1,0 +1,5 @@
+"""Entry point of the `shoebox` command (being written)."""
+
+
+def main() -> int:
+    raise SystemExit("shoebox CLI: not implemented yet")
