@@ -1,5 +1,38 @@
-"""Placeholder router for delete_image (being written)."""
+"""DELETE /v1/images/{id}: remove every object of the image, then its record."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Response
+
+from shoebox import images, storage
+from shoebox.auth import Owner
+from shoebox.observability import MetricUnit, logger, metrics
+from shoebox.settings import get_settings
+from shoebox.views import error_responses
+
+router = APIRouter(tags=["images"])
+
+
+@router.delete(
+    "/v1/images/{id}",
+    operation_id="deleteImage",
+    status_code=204,
+    response_class=Response,
+    summary="Delete an image",
+    description="Removes the upload, the original and every thumbnail, then the record. "
+    "A later GET or DELETE is 404.",
+    responses={204: {"description": "Deleted."}, **error_responses(401, 404)},
+)
+def delete_image(id: str, owner: Owner) -> Response:
+    logger.append_keys(image_id=id)
+    # Tombstone first: no pipeline step can move the image on (or bring it back) from here, and
+    # a delete interrupted below is finished by the next one (DELETING is still deletable).
+    images.begin_delete(id, owner)
+    settings = get_settings()
+    objects = images.object_keys(id)
+    storage.delete_objects(settings.uploads_bucket, objects["uploads"])
+    storage.delete_objects(settings.media_bucket, objects["media"])
+    images.finish_delete(id)
+    metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=1)
+    logger.info("image deleted")
+    return Response(status_code=204)

@@ -1,5 +1,55 @@
-"""Placeholder router for get_content (being written)."""
+"""GET /v1/images/{id}/content: a redirect to a short-lived presigned GET of one variant."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse
+
+from shoebox import images, views
+from shoebox.auth import Owner
+from shoebox.errors import NotFound, NotReady
+from shoebox.models import Status
+from shoebox.observability import logger
+
+router = APIRouter(tags=["images"])
+
+
+@router.get(
+    "/v1/images/{id}/content",
+    operation_id="getContent",
+    status_code=302,
+    response_class=RedirectResponse,
+    summary="Download an image",
+    description="Redirects (302) to a short-lived presigned GET of the variant, served inline with "
+    "its content type. A thumbnail is never larger than the original, so a small image lacks "
+    "the bigger variants (404).",
+    responses={
+        302: {
+            "description": "Found: `Location` is the presigned URL.",
+            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+            "content": None,
+        },
+        **views.error_responses(401, 404, 409),
+    },
+)
+def get_content(
+    id: str,
+    owner: Owner,
+    variant: Annotated[
+        str, Query(description="original, " + ", ".join(views.VARIANT_NAMES[1:]) + ".")
+    ] = "original",
+) -> RedirectResponse:
+    logger.append_keys(image_id=id)
+    image = images.get_owned(id, owner)
+    if variant not in views.VARIANT_NAMES:
+        raise NotFound(
+            f"unknown variant {variant!r}", {"field": "variant", "allowed": list(views.VARIANT_NAMES)}
+        )
+    if image.status != Status.READY:
+        raise NotReady(f"image is {image.status}, not READY", {"status": image.status})
+    stored = views.stored_variants(image).get(variant)
+    if stored is None:
+        raise NotFound(f"image has no {variant} variant", {"field": "variant"})
+    return RedirectResponse(views.variant_url(image, variant, stored), status_code=302)

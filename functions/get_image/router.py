@@ -1,5 +1,25 @@
-"""Placeholder router for get_image (being written)."""
+"""GET /v1/images/{id}: one of the caller's images."""
+
+from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter()
+from shoebox import images
+from shoebox.auth import Owner
+from shoebox.observability import logger
+from shoebox.views import Image, error_responses, image_view
+
+router = APIRouter(tags=["images"])
+
+
+@router.get(
+    "/v1/images/{id}",
+    operation_id="getImage",
+    response_model=Image,
+    summary="Get an image",
+    description="Its state, metadata and, once READY, short-lived URLs of every variant.",
+    responses=error_responses(401, 404),
+)
+def get_image(id: str, owner: Owner) -> Image:
+    logger.append_keys(image_id=id)
+    return image_view(images.get_owned(id, owner))

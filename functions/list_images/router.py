@@ -1,5 +1,38 @@
-"""Placeholder router for list_images (being written)."""
+"""GET /v1/images: the caller's images, newest first, a page at a time."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from shoebox import images
+from shoebox.auth import Owner
+from shoebox.models import Status
+from shoebox.views import Image, PublicStatus, error_responses, image_view
+
+router = APIRouter(tags=["images"])
+
+
+class ImageList(BaseModel):
+    items: list[Image]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+@router.get(
+    "/v1/images",
+    operation_id="listImages",
+    response_model=ImageList,
+    summary="List my images",
+    description="The caller's images, newest first.",
+    responses=error_responses(400, 401),
+)
+def list_images(
+    owner: Owner,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    status: Annotated[PublicStatus | None, Query(description="Only images in this state.")] = None,
+) -> ImageList:
+    page = images.list_owned(owner, limit, cursor, Status(status) if status else None)
+    return ImageList(items=[image_view(image) for image in page.items], next_cursor=page.next_cursor)

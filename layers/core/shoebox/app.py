@@ -22,7 +22,7 @@ from shoebox.observability import logger, metrics
 REQUEST_ID_HEADER = "x-request-id"
 
 _HTTP_CODES = {
-    400: "BAD_REQUEST",
+    400: "VALIDATION_ERROR",  # FastAPI's own 400: a body it could not parse (e.g. not UTF-8)
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
@@ -49,8 +49,12 @@ def _request_id(request: Request) -> str:
     return request_id if isinstance(request_id, str) and request_id else uuid.uuid4().hex
 
 
-def _field(location: tuple[Any, ...]) -> str:
-    # ("body", "size") -> "size"; ("query", "limit") -> "limit"; ("body",) -> "body"
+def _field(error: Any) -> str:
+    # ("body", "size") -> "size"; ("query", "limit") -> "limit"; ("body",) -> "body".
+    # Malformed JSON is located at ("body", <character offset>): the field is the body.
+    location = tuple(error["loc"])
+    if error.get("type") == "json_invalid":
+        return "body"
     parts = [str(part) for part in location[1:]] or [str(location[0])]
     return ".".join(parts)
 
@@ -62,9 +66,7 @@ async def _on_shoebox_error(request: Request, exc: Exception) -> Response:
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"field": _field(tuple(error["loc"])), "message": error["msg"]} for error in exc.errors()
-    ]
+    problems = [{"field": _field(error), "message": error["msg"]} for error in exc.errors()]
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}"
     return error_response(400, "VALIDATION_ERROR", message, {"field": first["field"], "errors": problems})

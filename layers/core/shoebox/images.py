@@ -10,10 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
@@ -115,7 +114,7 @@ def create_pending(
         content_type=content_type,
         size=size,
         upload_key=keys.incoming_key(image_id),
-        expires_at=int(time.time()) + pending_ttl_seconds,
+        expires_at=timedelta(seconds=pending_ttl_seconds),  # TTLAttribute: now + delta
         variants={},
     )
     # An id collision is astronomically unlikely, but never overwrite someone's record.

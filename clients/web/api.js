@@ -1,0 +1,131 @@
+// The Shoebox API from the browser: JSON calls with the bearer token, and uploads straight to S3.
+
+/** A failure the page can explain: `code` and `message` come from the server when it said. */
+export class ApiError extends Error {
+  constructor(status, code, message, details = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+async function errorFrom(response) {
+  let code = `HTTP_${response.status}`;
+  let message = response.statusText || "request failed";
+  let details = {};
+  try {
+    const body = await response.json();
+    if (body && typeof body.error === "object" && body.error) {
+      code = body.error.code || code;
+      message = body.error.message || message;
+      details = body.error.details || {};
+    } else if (body && body.message) {
+      message = body.message; // API Gateway's own bodies (e.g. its JWT authorizer's 401)
+    }
+  } catch {
+    // Not JSON: keep the status line.
+  }
+  return new ApiError(response.status, code, message, details);
+}
+
+/**
+ * A client of the API at `baseUrl`. `getToken()` is read on every call, so signing in or out
+ * takes effect at once; `onUnauthorized(error)` runs on any 401.
+ */
+export function createApi(baseUrl, getToken, onUnauthorized) {
+  const base = baseUrl.replace(/\/+$/, "");
+
+  async function request(method, path, body) {
+    const headers = { Accept: "application/json" };
+    const token = getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (cause) {
+      throw new ApiError(0, "NETWORK_ERROR", `Cannot reach the API at ${base} (${cause.message}).`);
+    }
+    if (!response.ok) {
+      const error = await errorFrom(response);
+      if (response.status === 401) onUnauthorized(error);
+      throw error;
+    }
+    return response.status === 204 ? null : response.json();
+  }
+
+  return {
+    localToken: (sub) => request("POST", "/_local/token", { sub }),
+    createUpload: (file, contentType) =>
+      request("POST", "/v1/uploads", { filename: file.name, content_type: contentType, size: file.size }),
+    listImages: (cursor, limit = 24) => {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (cursor) query.set("cursor", cursor);
+      return request("GET", `/v1/images?${query}`);
+    },
+    getImage: (id) => request("GET", `/v1/images/${encodeURIComponent(id)}`),
+    deleteImage: (id) => request("DELETE", `/v1/images/${encodeURIComponent(id)}`),
+  };
+}
+
+/** S3 explains a refusal in XML: <Error><Code>…</Code><Message>…</Message></Error>. */
+function storageRefusal(xhr) {
+  let code = `HTTP_${xhr.status}`;
+  let message = xhr.statusText || "the storage service refused the upload";
+  const doc = new DOMParser().parseFromString(xhr.responseText || "", "application/xml");
+  const xmlCode = doc.querySelector("Error > Code");
+  if (xmlCode) {
+    code = xmlCode.textContent.trim();
+    message = doc.querySelector("Error > Message")?.textContent.trim() || message;
+  }
+  return new ApiError(xhr.status, code, message);
+}
+
+/**
+ * Send `file` with the Upload document the API returned (presigned POST, or PUT). Resolves when
+ * S3 has stored it; `onProgress(fraction)` follows the bytes sent. XMLHttpRequest, not fetch:
+ * only XHR reports upload progress in every browser.
+ */
+export function uploadToStorage(upload, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(1);
+        resolve();
+      } else {
+        reject(storageRefusal(xhr));
+      }
+    };
+    xhr.onerror = () =>
+      reject(
+        new ApiError(
+          0,
+          "NETWORK_ERROR",
+          "The upload to storage failed: network error, or storage does not allow this page's origin (CORS).",
+        ),
+      );
+    xhr.onabort = () => reject(new ApiError(0, "ABORTED", "The upload was cancelled."));
+
+    if (upload.method === "PUT") {
+      xhr.open("PUT", upload.url);
+      for (const [name, value] of Object.entries(upload.headers || {})) xhr.setRequestHeader(name, value);
+      xhr.send(file);
+      return;
+    }
+    // Every policy field first, the file last: S3 ignores fields that follow the file.
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+    form.append("file", file);
+    xhr.open("POST", upload.url);
+    xhr.send(form);
+  });
+}

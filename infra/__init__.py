@@ -1,0 +1,1 @@
+"""Infrastructure code that runs outside Lambda: the Docker-free local stack (`infra.local`)."""

@@ -1,0 +1,11 @@
+"""The Docker-free local stack: `python -m infra.local` (what `make dev` runs).
+
+moto server holds the buckets, queues and table declared in template.yaml; a gateway serves the
+template's HttpApi routes with the same JWT checks; each function runs in its own process
+through AWS's Runtime Interface Client; workers feed the queues to the functions as Lambda's
+event source mappings would. `LocalStack` starts and stops all of it.
+"""
+
+from infra.local.stack import LocalStack
+
+__all__ = ["LocalStack"]

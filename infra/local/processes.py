@@ -1,0 +1,136 @@
+"""Child processes of the local stack: own process group, output forwarded line by line.
+
+Each child runs in its own session so that Ctrl-C reaches only the stack, which then stops the
+children in order; stopping a child signals its whole process group, so nothing is orphaned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Protocol
+
+
+class Sink(Protocol):
+    """Where the stack's and its children's output goes: one line at a time, with its source."""
+
+    def write(self, source: str, line: str) -> None: ...
+
+
+class ConsoleSink:
+    """Lines prefixed with their source, for a developer's terminal."""
+
+    def __init__(self, stream: IO[str] | None = None, width: int = 24) -> None:
+        self._stream = stream or sys.stdout
+        self._width = width
+        self._lock = threading.Lock()
+
+    def write(self, source: str, line: str) -> None:
+        with self._lock:
+            self._stream.write(f"{source:>{self._width}} | {line}\n")
+            self._stream.flush()
+
+
+class FileSink:
+    """Lines appended to a file (tests keep the terminal quiet and the log for debugging)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    def write(self, source: str, line: str) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(f"{source} | {line}\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+class ChildProcess:
+    """One child process in its own process group, its stdout+stderr sent to a sink."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        sink: Sink,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self._argv = list(argv)
+        self._env = dict(env) if env is not None else None
+        self._cwd = cwd
+        self._sink = sink
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pump: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            self._argv,
+            env=self._env,
+            cwd=self._cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: Ctrl-C goes to the stack only
+        )
+        self._pump = threading.Thread(target=self._forward, name=f"output-{self.name}", daemon=True)
+        self._pump.start()
+
+    def _forward(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        for raw in self._process.stdout:
+            # Lambda's runtime writes a multi-line error as one line joined with \r.
+            for line in raw.decode("utf-8", "replace").rstrip("\r\n").split("\r"):
+                self._sink.write(self.name, line)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def exit_code(self) -> int | None:
+        return self._process.poll() if self._process else None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM to the process group, SIGKILL if it has not exited within `timeout`."""
+        process = self._process
+        if process is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            process.wait()
+        self._signal_group(signal.SIGKILL)  # whatever it started and left behind
+        if self._pump is not None:
+            self._pump.join(timeout=2)
+
+    def kill(self) -> None:
+        """SIGKILL now (a Lambda environment that timed out is not asked politely)."""
+        if self._process is not None:
+            self._signal_group(signal.SIGKILL)
+            self._process.wait()
+            if self._pump is not None:
+                self._pump.join(timeout=2)
+
+    def _signal_group(self, signum: int) -> None:
+        assert self._process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
+            os.killpg(self._process.pid, signum)

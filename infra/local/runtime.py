@@ -1,0 +1,311 @@
+"""Lambda execution environments: each function in its own process, driven by awslambdaric.
+
+Every function process runs AWS's own Runtime Interface Client (`python -m awslambdaric
+<handler>`) against a small local implementation of the Lambda Runtime API, so handlers get a
+real `context`, deadlines, init errors and cold/warm starts (DESIGN decision 7). One process
+serves one invocation at a time, like one execution environment. A process that dies, times out
+or fails to initialise is replaced on the next invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from infra.local.processes import ChildProcess, Sink
+from infra.local.topology import FunctionSpec
+
+API_PREFIX = "/2018-06-01/runtime"
+# How long a function's process gets to answer after its deadline before it is killed.
+TIMEOUT_GRACE_SECONDS = 1.0
+# Lambda allows 10 s to initialise; locally imports can be slower on a busy machine.
+INIT_TIMEOUT_SECONDS = 60.0
+
+
+class InvocationError(Exception):
+    """The invocation failed: the handler raised, init failed, the process died or timed out."""
+
+    def __init__(self, function: str, error: Mapping[str, Any]) -> None:
+        self.function = function
+        self.error = dict(error)
+        super().__init__(f"{function}: {error.get('errorType')}: {error.get('errorMessage')}")
+
+
+@dataclass
+class _Invocation:
+    request_id: str
+    payload: bytes
+    timeout_seconds: int
+    deadline: float | None = None  # set when the process takes it: init time does not count
+    done: threading.Event = field(default_factory=threading.Event)
+    result: bytes | None = None
+    error: dict[str, Any] | None = None
+
+
+class _RuntimeApi:
+    """The Runtime API for one process (one per process generation, so a dead process's
+    pending `next` request can never take an invocation meant for its successor)."""
+
+    def __init__(self, function_arn: str) -> None:
+        self.function_arn = function_arn
+        self.pending: queue.Queue[_Invocation] = queue.Queue()
+        self.inflight: dict[str, _Invocation] = {}
+        self.initialised = threading.Event()  # the process asked for its first invocation
+        self.init_error: dict[str, Any] | None = None
+        self.closed = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.1,), name="runtime-api", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def close(self) -> None:
+        self.closed.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the runtime's chatter is not the developer's business
+
+            def _reply(
+                self, status: int, body: bytes = b"{}", headers: Mapping[str, str] | None = None
+            ) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the process went away mid-request: its invocation fails on its own
+
+            def do_GET(self) -> None:
+                if self.path != f"{API_PREFIX}/invocation/next":
+                    self._reply(HTTPStatus.NOT_FOUND)
+                    return
+                api.initialised.set()
+                while not api.closed.is_set():
+                    try:
+                        invocation = api.pending.get(timeout=0.25)
+                    except queue.Empty:
+                        continue
+                    invocation.deadline = time.time() + invocation.timeout_seconds
+                    api.inflight[invocation.request_id] = invocation
+                    trace_id = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+                    self._reply(
+                        HTTPStatus.OK,
+                        invocation.payload,
+                        {
+                            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                            "Lambda-Runtime-Deadline-Ms": str(int(invocation.deadline * 1000)),
+                            "Lambda-Runtime-Invoked-Function-Arn": api.function_arn,
+                            "Lambda-Runtime-Trace-Id": trace_id,
+                        },
+                    )
+                    return
+                # Closed: this process is being replaced; let its request die with it.
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == f"{API_PREFIX}/init/error":
+                    api.init_error = _error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
+                    self._reply(HTTPStatus.ACCEPTED)
+                    return
+                parts = self.path.removeprefix(f"{API_PREFIX}/invocation/").split("/")
+                invocation = api.inflight.pop(parts[0], None) if len(parts) == 2 else None
+                if invocation is None or parts[1] not in ("response", "error"):
+                    self._reply(HTTPStatus.NOT_FOUND, b'{"errorType":"InvalidRequestID"}')
+                    return
+                if parts[1] == "response":
+                    invocation.result = body
+                else:
+                    invocation.error = _error_body(
+                        body, self.headers.get("Lambda-Runtime-Function-Error-Type")
+                    )
+                invocation.done.set()
+                self._reply(HTTPStatus.ACCEPTED)
+
+        return Handler
+
+
+def _error_body(body: bytes, error_type: str | None) -> dict[str, Any]:
+    try:
+        error = json.loads(body)
+    except ValueError:
+        error = None
+    if not isinstance(error, dict):
+        error = {"errorMessage": body.decode("utf-8", "replace")}
+    error.setdefault("errorType", error_type or "Runtime.Unknown")
+    return error
+
+
+class ExecutionEnvironment:
+    """One function's process and its Runtime API; invocations are serialised."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        environment: Mapping[str, str],
+        sink: Sink,
+        handler: str | None = None,
+        extra_paths: tuple[Path, ...] = (),
+    ) -> None:
+        self.spec = spec
+        self.handler = handler or spec.handler
+        self._environment = dict(environment)
+        self._sink = sink
+        self._paths = (spec.code_dir, *spec.layer_dirs, *extra_paths)
+        self._lock = threading.Lock()
+        self._api: _RuntimeApi | None = None
+        self._process: ChildProcess | None = None
+        self._closed = False
+        self.cold_starts = 0
+
+    # -------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Start the process now (it initialises while the rest of the stack comes up)."""
+        with self._lock:
+            self._ensure_running()
+
+    def wait_initialised(self, timeout: float) -> bool:
+        """True once the process asked for its first invocation or reported an init error."""
+        deadline = time.monotonic() + timeout
+        while True:
+            api, process = self._api, self._process
+            if api is None or process is None:
+                return False
+            if api.initialised.is_set() or api.init_error is not None or not process.alive():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    @property
+    def init_error(self) -> dict[str, Any] | None:
+        return self._api.init_error if self._api else None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process and self._process.alive() else None
+
+    def stop(self) -> None:
+        """Stop the process now, even mid-invocation (that invocation fails); no restarts after."""
+        self._closed = True
+        process = self._process
+        if process is not None:
+            process.stop(timeout=3)
+        with self._lock:  # an invocation in flight has seen its process die and returned
+            self._discard()
+
+    def _ensure_running(self) -> None:
+        if self._closed:
+            stopped = {"errorType": "Local.Stopped", "errorMessage": "the local stack is stopping"}
+            raise InvocationError(self.spec.logical_id, stopped)
+        if self._process is not None and self._process.alive():
+            return
+        self._discard()
+        self._api = _RuntimeApi(self.spec.arn)
+        self._process = ChildProcess(
+            self.spec.logical_id,
+            [sys.executable, "-m", "awslambdaric", self.handler],
+            sink=self._sink,
+            env=self._process_environment(self._api.address),
+            cwd=self.spec.code_dir,  # Lambda runs in the task root
+        )
+        self._process.start()
+        self.cold_starts += 1
+
+    def _discard(self) -> None:
+        if self._process is not None:
+            self._process.stop(timeout=3)
+            self._process = None
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def _process_environment(self, runtime_api: str) -> dict[str, str]:
+        spec = self.spec
+        stamp = time.strftime("%Y/%m/%d", time.gmtime())
+        # What Lambda's execution environment sets, then the function's own variables.
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": os.pathsep.join(str(path) for path in self._paths),
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.13'}",
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{stamp}/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "_HANDLER": self.handler,
+            **spec.logging,
+            **self._environment,
+        }
+
+    # -------------------------------------------------------------- invoking
+
+    def invoke(self, event: Any) -> Any:
+        """Run one invocation; the handler's result, or InvocationError."""
+        with self._lock:
+            self._ensure_running()
+            api, process = self._api, self._process
+            assert api is not None
+            assert process is not None
+            invocation = _Invocation(str(uuid.uuid4()), json.dumps(event).encode(), self.spec.timeout)
+            init_deadline = time.time() + INIT_TIMEOUT_SECONDS
+            api.pending.put(invocation)
+            while not invocation.done.wait(0.05):
+                if api.init_error is not None or not process.alive():
+                    # Lambda reports the init error (or the crash) as this invocation's error.
+                    error = api.init_error or {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited "
+                        f"with exit status {process.exit_code()}",
+                    }
+                    self._discard()
+                    raise InvocationError(self.spec.logical_id, error)
+                deadline = invocation.deadline or init_deadline
+                if time.time() > deadline + TIMEOUT_GRACE_SECONDS:
+                    self._discard()  # Lambda does not reuse an environment that timed out
+                    raise InvocationError(
+                        self.spec.logical_id,
+                        {
+                            "errorType": "Sandbox.Timedout",
+                            "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out "
+                            f"after {self.spec.timeout:.2f} seconds",
+                        },
+                    )
+            if invocation.error is not None:
+                raise InvocationError(self.spec.logical_id, invocation.error)
+            assert invocation.result is not None
+            return json.loads(invocation.result) if invocation.result else None

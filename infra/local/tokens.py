@@ -1,0 +1,203 @@
+"""The local identity provider and the checks API Gateway's JWT authorizer makes.
+
+A key pair is created on first start and kept in the local state folder, so tokens survive a
+restart. Verification goes through the public JWKS only, with the authorizer's rules: the token
+may carry a `Bearer` prefix; asymmetric algorithms only (RS*/ES*; `none` and HMAC are refused);
+the `kid` must name a key of the set; `iss` must be the issuer; `aud` (or, without `aud`,
+`client_id`) one of the audiences; `exp` required and in the future; `nbf` and `iat`, when
+present, not in the future; and a route's scopes, when it has any, met by `scope`/`scp`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+DEFAULT_LIFETIME_SECONDS = 12 * 3600
+ALGORITHM = "RS256"
+# What API Gateway accepts: asymmetric signatures only.
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+_KEY_FILE = "jwt-signing-key.pem"
+
+
+class TokenRejected(Exception):
+    """The authorizer refuses the token; `reason` goes in WWW-Authenticate, never the body."""
+
+    def __init__(self, reason: str, *, status: int = 401) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+# ------------------------------------------------------------------ the local issuer
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _load_or_create_key(state_dir: Path) -> rsa.RSAPrivateKey:
+    path = state_dir / _KEY_FILE
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # Written aside and linked into place: two stacks starting at once end up with one key.
+        temporary = state_dir / f".{_KEY_FILE}.{uuid.uuid4().hex}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError(f"{path}: not an RSA private key")
+    return loaded
+
+
+class LocalIssuer:
+    """Mints tokens the local gateway accepts; publishes its public key as a JWKS."""
+
+    def __init__(self, state_dir: Path, issuer: str, audience: str) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._key = _load_or_create_key(state_dir)
+        jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+        # RFC 7638 thumbprint: a stable kid derived from the key itself.
+        thumbprint = json.dumps({name: jwk[name] for name in ("e", "kty", "n")}, separators=(",", ":"))
+        self.kid = _b64url(hashlib.sha256(thumbprint.encode()).digest())
+        self._jwk = {**jwk, "kid": self.kid, "alg": ALGORITHM, "use": "sig"}
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [dict(self._jwk)]}
+
+    def discovery(self) -> dict[str, Any]:
+        """The OpenID discovery document, where an authorizer finds the JWKS."""
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "id_token_signing_alg_values_supported": [ALGORITHM],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+        }
+
+    def mint(self, sub: str, *, expires_in: int = DEFAULT_LIFETIME_SECONDS, **claims: Any) -> str:
+        """A signed token for `sub`; `claims` add to or replace the standard ones, and a claim
+        given as None is left out (tests make expired, foreign or aud-less tokens that way)."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + expires_in,
+            "jti": uuid.uuid4().hex,
+            "token_use": "access",
+            **claims,
+        }
+        present = {name: value for name, value in payload.items() if value is not None}
+        return jwt.encode(present, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
+
+
+# ------------------------------------------------------------------ the authorizer's checks
+
+
+@dataclass(frozen=True)
+class Verified:
+    claims: dict[str, Any]
+    scopes: list[str] | None
+
+
+def bearer_token(header_value: str | None) -> str:
+    """The token from the identity source: with or without a `Bearer` prefix, like API Gateway."""
+    if not header_value or not header_value.strip():
+        raise TokenRejected("missing token")
+    parts = header_value.strip().split()
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        return parts[1]
+    if len(parts) == 1:
+        return parts[0]
+    raise TokenRejected("malformed authorization header")
+
+
+def _scopes(claims: Mapping[str, Any]) -> list[str] | None:
+    raw = claims.get("scope", claims.get("scp"))
+    if raw is None:
+        return None
+    return raw.split() if isinstance(raw, str) else [str(item) for item in raw]
+
+
+def verify(
+    token: str,
+    jwks: Mapping[str, Any],
+    *,
+    issuer: str,
+    audiences: Iterable[str],
+    required_scopes: Iterable[str] = (),
+    now: float | None = None,
+) -> Verified:
+    """The claims of a token that passes API Gateway's JWT authorizer checks, else TokenRejected."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise TokenRejected("malformed token") from exc
+    algorithm = header.get("alg")
+    if algorithm not in ASYMMETRIC_ALGORITHMS:
+        raise TokenRejected(f"signing algorithm {algorithm!r} is not accepted")
+    keys = [key for key in jwks.get("keys", []) if key.get("kid") == header.get("kid")]
+    if not keys:
+        raise TokenRejected("no key in the JWKS matches the token's kid")
+    if keys[0].get("alg", algorithm) != algorithm:
+        raise TokenRejected("the token's algorithm is not its key's")
+    try:
+        key = jwt.PyJWK(keys[0], algorithm=algorithm)
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.key,
+            algorithms=[algorithm],
+            options={"require": ["exp"], "verify_aud": False, "verify_iss": False, "verify_iat": False},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenRejected("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenRejected(f"invalid token: {exc}") from exc
+    moment = time.time() if now is None else now
+    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= moment:
+        raise TokenRejected("the token has expired")
+    for name in ("nbf", "iat"):
+        if name in claims and (not isinstance(claims[name], (int, float)) or claims[name] > moment):
+            raise TokenRejected(f"the token's {name} is in the future")
+    if claims.get("iss") != issuer:
+        raise TokenRejected("the token's issuer is not accepted")
+    accepted = set(audiences)
+    if "aud" in claims:
+        audience = claims["aud"]
+        offered = {audience} if isinstance(audience, str) else set(audience or [])
+    else:
+        offered = {claims["client_id"]} if isinstance(claims.get("client_id"), str) else set()
+    if not offered & accepted:
+        raise TokenRejected("the token's audience is not accepted")
+    scopes = _scopes(claims)
+    wanted = set(required_scopes)
+    if wanted and not wanted & set(scopes or []):
+        raise TokenRejected("insufficient scope", status=403)
+    return Verified(claims, scopes)

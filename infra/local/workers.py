@@ -1,0 +1,203 @@
+"""Queue workers: what Lambda's SQS event source mapping does, one worker per mapping.
+
+A worker long-polls its queue, gathers up to BatchSize messages (within the batching window),
+hands the function the real SQS event, deletes what succeeded and leaves the rest for
+redelivery, so the queue's redrive policy moves a message that keeps failing to its DLQ.
+
+Local differences, on purpose:
+* a failed message is made visible again after `retry_delay` seconds (ChangeMessageVisibility)
+  instead of waiting out the queue's visibility timeout (360 s here), so a retry, and a redrive
+  after maxReceiveCount receives, happen in seconds;
+* `s3:TestEvent` messages (sent once when a bucket's notifications are configured) are deleted
+  without invoking the function (DESIGN: workers skip it). In AWS the function receives it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from infra.local.processes import Sink
+from infra.local.runtime import InvocationError
+from infra.local.topology import QueueSource
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+POLL_SECONDS = 1  # long-poll wait: short, so that stopping is quick
+SQS_MAX_BATCH = 10  # per ReceiveMessage / DeleteMessageBatch call
+
+Invoke = Callable[[str, Any], Any]
+
+
+def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None,
+        "stringListValues": list(value.get("StringListValues", [])),
+        "binaryListValues": [base64.b64encode(item).decode() for item in value.get("BinaryListValues", [])],
+        "dataType": value.get("DataType"),
+    }
+
+
+def sqs_record(message: MessageTypeDef, source: QueueSource, region: str) -> dict[str, Any]:
+    """One record of the event Lambda sends for an SQS batch."""
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _message_attribute(dict(value))
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source.queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def is_s3_test_event(body: str) -> bool:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("Event") == "s3:TestEvent"
+
+
+def failed_ids(result: Any, message_ids: Sequence[str], source: QueueSource) -> set[str]:
+    """Which messages of a successful invocation failed, by Lambda's rules for the response."""
+    if not source.report_batch_item_failures or not isinstance(result, dict):
+        return set()
+    failures = result.get("batchItemFailures")
+    if not failures:
+        return set()
+    found: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not identifier or identifier not in message_ids:
+            return set(message_ids)  # an unusable response fails the whole batch
+        found.add(identifier)
+    return found
+
+
+class QueueWorker:
+    """Feeds one queue to one function, like one SQS event source mapping."""
+
+    def __init__(
+        self,
+        source: QueueSource,
+        sqs: SQSClient,
+        invoke: Invoke,
+        *,
+        region: str,
+        retry_delay: int,
+        sink: Sink,
+    ) -> None:
+        self.source = source
+        self._sqs = sqs
+        self._invoke = invoke
+        self._region = region
+        self._retry_delay = retry_delay
+        self._sink = sink
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"worker-{source.function}", daemon=True)
+        self.batches = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def join(self) -> None:
+        self._thread.join(timeout=POLL_SECONDS + 5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:
+                if self._stop.is_set():
+                    return  # the emulator is going away with us
+                self._sink.write(f"worker {self.source.function}", f"poll failed: {exc!r}")
+                self._stop.wait(1)
+
+    def _receive(self, wait: int, limit: int) -> list[MessageTypeDef]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.source.queue_url,
+            MaxNumberOfMessages=min(limit, SQS_MAX_BATCH),
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages", []))
+
+    def _gather(self) -> list[MessageTypeDef]:
+        """Up to BatchSize messages: wait for one, then keep collecting for up to the batching
+        window while more are there."""
+        messages = self._receive(POLL_SECONDS, self.source.batch_size)
+        window_ends = time.monotonic() + self.source.batching_window
+        while messages and len(messages) < self.source.batch_size and time.monotonic() < window_ends:
+            more = self._receive(0, self.source.batch_size - len(messages))
+            if not more:
+                break
+            messages.extend(more)
+        return messages
+
+    def poll_once(self) -> None:
+        messages = self._gather()
+        if not messages:
+            return
+        tests = [message for message in messages if is_s3_test_event(message.get("Body", ""))]
+        self._delete(tests)
+        batch = [message for message in messages if message not in tests]
+        if not batch:
+            return
+        event = {"Records": [sqs_record(message, self.source, self._region) for message in batch]}
+        ids = [message["MessageId"] for message in batch]
+        self.batches += 1
+        try:
+            result = self._invoke(self.source.function, event)
+        except InvocationError as exc:
+            self._sink.write(f"worker {self.source.function}", f"batch of {len(batch)} failed: {exc}")
+            failed = set(ids)
+        else:
+            failed = failed_ids(result, ids, self.source)
+        self._delete([message for message in batch if message["MessageId"] not in failed])
+        self._retry_soon([message for message in batch if message["MessageId"] in failed])
+
+    def _delete(self, messages: Sequence[MessageTypeDef]) -> None:
+        for start in range(0, len(messages), SQS_MAX_BATCH):
+            chunk = messages[start : start + SQS_MAX_BATCH]
+            self._sqs.delete_message_batch(
+                QueueUrl=self.source.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(chunk)
+                ],
+            )
+
+    def _retry_soon(self, messages: Sequence[MessageTypeDef]) -> None:
+        for start in range(0, len(messages), SQS_MAX_BATCH):
+            chunk = messages[start : start + SQS_MAX_BATCH]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.source.queue_url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "ReceiptHandle": message["ReceiptHandle"],
+                        "VisibilityTimeout": self._retry_delay,
+                    }
+                    for index, message in enumerate(chunk)
+                ],
+            )

@@ -1,0 +1,126 @@
+"""S3 operations the API functions share: presigned upload slots and downloads, object removal.
+
+Presigning is offline (a signature over the request, no call to S3); the caller's role must
+still allow the action, since S3 authorises a presigned request as the role that signed it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shoebox import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+# S3 accepts at most 1000 keys per DeleteObjects call.
+_DELETE_BATCH = 1000
+# What may stay in the quoted ASCII fallback name; the rest becomes "_". No quote, backslash,
+# control, ";" or "%" (some clients split on ";" or percent-decode a plain filename).
+_UNSAFE_IN_FALLBACK = re.compile(r"[^A-Za-z0-9 ._()+=@!#$&^{}~\[\]-]")
+
+
+class StorageError(RuntimeError):
+    """S3 refused part of an operation (e.g. some keys of a batch delete)."""
+
+
+def _expiry(issued: datetime, seconds: int) -> str:
+    # Seconds precision, rounded down: the URL is valid at least until the time we announce.
+    return (issued + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict[str, str]
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class PresignedPut:
+    url: str
+    headers: dict[str, str]
+    expires_at: str
+
+
+def presign_upload_post(
+    bucket: str, key: str, content_type: str, max_bytes: int, expires_in: int
+) -> PresignedPost:
+    """A browser-friendly multipart/form-data POST whose policy pins the exact key (boto3 adds
+    `{"key": key}` for a key without `${filename}`), the exact Content-Type and a size range
+    of 1 … `max_bytes`. Only a POST policy lets S3 itself enforce the size."""
+    issued = datetime.now(UTC)
+    post = aws.s3().generate_presigned_post(
+        Bucket=bucket,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", 1, max_bytes],
+        ],
+        ExpiresIn=expires_in,
+    )
+    fields = {name: str(value) for name, value in post["fields"].items()}
+    return PresignedPost(url=post["url"], fields=fields, expires_at=_expiry(issued, expires_in))
+
+
+def presign_upload_put(bucket: str, key: str, content_type: str, expires_in: int) -> PresignedPut:
+    """A presigned PUT with Content-Type among the signed headers: the client must send exactly
+    the headers returned, or S3 answers SignatureDoesNotMatch."""
+    issued = datetime.now(UTC)
+    url = aws.s3().generate_presigned_url(
+        "put_object",
+        Params={"Bucket": bucket, "Key": key, "ContentType": content_type},
+        ExpiresIn=expires_in,
+        HttpMethod="PUT",
+    )
+    return PresignedPut(
+        url=url, headers={"Content-Type": content_type}, expires_at=_expiry(issued, expires_in)
+    )
+
+
+def inline_disposition(filename: str) -> str:
+    """`Content-Disposition: inline` with the user's filename made safe for a header: an ASCII
+    fallback without quotes, backslashes or controls, and the exact name as RFC 5987
+    `filename*` (percent-encoded UTF-8), which browsers prefer."""
+    # "é" -> "e" (drop the combining accent); anything else outside the safe set -> "_".
+    decomposed = unicodedata.normalize("NFKD", filename)
+    ascii_name = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+    fallback = _UNSAFE_IN_FALLBACK.sub("_", ascii_name).strip(" .")
+    if not fallback.strip("_"):
+        fallback = "image"
+    encoded = quote(filename, safe="")
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def presign_download(bucket: str, key: str, content_type: str, filename: str, expires_in: int) -> str:
+    """A short-lived GET that S3 answers with our Content-Type and an inline, safe filename,
+    whatever metadata the object carries."""
+    params: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "ResponseContentType": content_type,
+        "ResponseContentDisposition": inline_disposition(filename),
+    }
+    return aws.s3().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+
+def delete_objects(bucket: str, keys: Iterable[str]) -> None:
+    """Delete every key (a missing key is not an error: S3 deletes are idempotent). Needs only
+    s3:DeleteObject on the keys; no listing."""
+    pending = list(dict.fromkeys(keys))
+    for start in range(0, len(pending), _DELETE_BATCH):
+        batch: list[ObjectIdentifierTypeDef] = [
+            {"Key": key} for key in pending[start : start + _DELETE_BATCH]
+        ]
+        result = aws.s3().delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        errors = result.get("Errors", [])
+        if errors:
+            failed = ", ".join(f"{error.get('Key')} ({error.get('Code')})" for error in errors)
+            raise StorageError(f"{bucket}: S3 refused to delete {failed}")

@@ -1,0 +1,43 @@
+"""The whole local stack, once per session, on free ports: for the local and e2e tiers.
+
+It lives here, not in tests/local/conftest.py, so that tests/e2e (a real browser against the
+same stack) shares the one session stack instead of starting a second.
+
+`stack` is an `infra.local.LocalStack` running the real handlers of template.yaml:
+
+    stack.api_url                  "http://127.0.0.1:<port>": the gateway (API, /_local/token)
+    stack.aws_url                  "http://127.0.0.1:<port>": moto server
+    stack.token("alice")           a JWT the gateway accepts for sub "alice" (valid 12 h);
+    stack.token("a", exp=0, ...)   keyword claims add to or replace the standard ones
+                                   (None leaves a claim out: stack.token("a", exp=None))
+    stack.names["UploadsBucket"]   LogicalId -> physical name (buckets, queues, table, functions)
+    stack.client("s3")             a boto3 client pointed at the emulator (dummy credentials)
+    stack.queue_url("ValidateQueue")
+    stack.invoke("HealthFunction", event)   call a function's process directly
+    stack.sink.path                the log of every child (moto, functions, gateway lines)
+
+The stack is shared by every test of the session: use your own `sub` per test (e.g. with a
+random suffix) and your own object keys, so tests do not see each other's images. Wait for the
+pipeline by polling with a deadline, never with a fixed sleep. A module that needs different
+handlers starts its own `LocalStack(..., handler_overrides=..., env_overrides=...)` on free
+ports (see test_stack.py's probe stack) and stops it when done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from infra.local import LocalStack
+from infra.local.processes import FileSink
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state = tmp_path_factory.mktemp("local-stack")
+    sink = FileSink(state / "stack.log")
+    running = LocalStack(api_port=0, aws_port=0, state_dir=state, sink=sink)
+    with running:
+        yield running
+    sink.close()

@@ -1,0 +1,272 @@
+"""Least privilege, checked on what CloudFormation will really create: template.yaml is translated
+offline by aws-sam-translator (as `sam deploy` would), and each function's role must grant exactly
+the (action, resource) pairs in the table below — no more, no fewer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from samcli.yamlhelper import yaml_parse
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+Grant = tuple[str, str]  # (action, resource); resources read as in template.yaml's !Sub strings
+
+# What AWS's managed policies grant, as published in the IAM managed policy reference. SAM attaches
+# the first to every function it makes a role for and the second to functions with an SQS event.
+MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
+    "service-role/AWSLambdaBasicExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*",
+        }
+    ],
+    "service-role/AWSLambdaSQSQueueExecutionRole": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+# Every function writes its own logs (AWSLambdaBasicExecutionRole: AWS's baseline, on any group).
+LOGS: set[Grant] = {
+    ("logs:CreateLogGroup", "*"),
+    ("logs:CreateLogStream", "*"),
+    ("logs:PutLogEvents", "*"),
+}
+
+# fmt: off
+EXPECTED: dict[str, set[Grant]] = {
+    "HealthFunction": set(),
+    "CreateUploadFunction": {
+        ("dynamodb:PutItem",         "${ImagesTable.Arn}"),
+        ("s3:PutObject",             "${UploadsBucket.Arn}/incoming/*"),   # only signs the presigned POST/PUT
+    },
+    "ListImagesFunction": {
+        ("dynamodb:Query",           "${ImagesTable.Arn}/index/by-owner"),  # never the table itself
+        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the items' URLs
+        ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
+    },
+    "GetImageFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the variants' URLs
+        ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
+    },
+    "GetContentFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the redirect's URL
+        ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
+    },
+    "DeleteImageFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),
+        ("dynamodb:DeleteItem",      "${ImagesTable.Arn}"),
+        ("s3:DeleteObject",          "${UploadsBucket.Arn}/incoming/*"),
+        ("s3:DeleteObject",          "${MediaBucket.Arn}/originals/*"),
+        ("s3:DeleteObject",          "${MediaBucket.Arn}/thumbnails/*"),
+    },
+    "ValidateFunction": {
+        ("sqs:ReceiveMessage",       "${ValidateQueue.Arn}"),
+        ("sqs:DeleteMessage",        "${ValidateQueue.Arn}"),
+        ("sqs:GetQueueAttributes",   "${ValidateQueue.Arn}"),
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),
+        ("s3:GetObject",             "${UploadsBucket.Arn}/incoming/*"),
+        ("s3:DeleteObject",          "${UploadsBucket.Arn}/incoming/*"),
+        ("s3:ListBucket",            "${UploadsBucket.Arn}"),
+        ("s3:PutObject",             "${MediaBucket.Arn}/originals/*"),
+        ("s3:DeleteObject",          "${MediaBucket.Arn}/originals/*"),
+    },
+    "ThumbnailFunction": {
+        ("sqs:ReceiveMessage",       "${ThumbnailQueue.Arn}"),
+        ("sqs:DeleteMessage",        "${ThumbnailQueue.Arn}"),
+        ("sqs:GetQueueAttributes",   "${ThumbnailQueue.Arn}"),
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),
+        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),
+        ("s3:DeleteObject",          "${MediaBucket.Arn}/originals/*"),
+        ("s3:ListBucket",            "${MediaBucket.Arn}"),
+        ("s3:PutObject",             "${MediaBucket.Arn}/thumbnails/*"),
+        ("s3:DeleteObject",          "${MediaBucket.Arn}/thumbnails/*"),
+    },
+}
+# fmt: on
+
+API_FUNCTIONS = {
+    "HealthFunction",
+    "CreateUploadFunction",
+    "ListImagesFunction",
+    "GetImageFunction",
+    "GetContentFunction",
+    "DeleteImageFunction",
+}
+S3_WRITES = {"s3:PutObject", "s3:DeleteObject"}
+
+
+@pytest.fixture(scope="module")
+def cloudformation() -> dict[str, Any]:
+    template = yaml_parse(TEMPLATE.read_text())
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):  # the translator wants what `sam package` uploaded
+            if key in properties:
+                properties[key] = "s3://artifacts/placeholder.zip"
+    # The region only names the partition; no call leaves the process: the managed-policy map
+    # (used for policies named by name, which the template has none of) is empty.
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
+    translated: dict[str, Any] = translator.translate(
+        template, parameter_values={}, get_managed_policy_map=dict
+    )
+    return translated
+
+
+@pytest.fixture(scope="module")
+def grants(cloudformation: dict[str, Any]) -> dict[str, set[Grant]]:
+    resources = cloudformation["Resources"]
+    return {
+        name: effective_grants(role_statements(resources[name + "Role"]))
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+
+
+def role_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    properties = role["Properties"]
+    statements = [
+        statement
+        for policy in properties.get("Policies", [])
+        for statement in as_list(policy["PolicyDocument"]["Statement"])
+    ]
+    for arn in properties.get("ManagedPolicyArns", []):
+        name = arn_text(arn).split(":policy/", 1)[1]
+        assert name in MANAGED_POLICIES, (
+            f"unknown managed policy {name}: add its statements to MANAGED_POLICIES"
+        )
+        statements += MANAGED_POLICIES[name]
+    return statements
+
+
+def effective_grants(statements: list[dict[str, Any]]) -> set[Grant]:
+    """Allows minus Denies, for the shapes the template uses: a Deny with NotResource confines
+    an allow on `*` to the resources it names."""
+    allowed = {
+        (action, resource)
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+        for resource in map(render, as_list(statement["Resource"]))
+    }
+    for deny in (statement for statement in statements if statement["Effect"] == "Deny"):
+        assert set(deny) <= {"Effect", "Action", "NotResource"}, f"unsupported Deny shape: {deny}"
+        actions = set(as_list(deny["Action"]))
+        kept = {render(resource) for resource in as_list(deny["NotResource"])}
+        confined = set()
+        for action, resource in allowed:
+            if action not in actions or resource in kept:
+                confined.add((action, resource))
+            elif resource == "*":
+                confined |= {(action, each) for each in kept}
+        allowed = confined
+    return allowed
+
+
+def render(resource: Any) -> str:
+    """A policy resource as it reads in template.yaml: `*`, `${Logical.Arn}` or a !Sub string."""
+    if isinstance(resource, str):
+        return resource
+    if "Fn::GetAtt" in resource:
+        logical_id, attribute = resource["Fn::GetAtt"]
+        return f"${{{logical_id}.{attribute}}}"
+    if "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
+        return str(resource["Fn::Sub"])
+    raise AssertionError(f"unsupported policy resource: {json.dumps(resource)}")
+
+
+def arn_text(arn: Any) -> str:
+    return arn if isinstance(arn, str) else render(arn).replace("${AWS::Partition}", "aws")
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def table(grants: Iterable[Grant]) -> str:
+    return "\n".join(f"  {action:<24} {resource}" for action, resource in sorted(grants))
+
+
+def test_every_function_has_a_row() -> None:
+    template = yaml_parse(TEMPLATE.read_text())
+    functions = {
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(EXPECTED)
+
+
+@pytest.mark.parametrize("function", sorted(EXPECTED))
+def test_role_grants_exactly_the_table(grants: dict[str, set[Grant]], function: str) -> None:
+    actual, expected = grants[function], EXPECTED[function] | LOGS
+    assert actual == expected, (
+        f"{function}'s role changed.\nGranted but not in the table:\n{table(actual - expected)}\n"
+        f"In the table but not granted:\n{table(expected - actual)}"
+    )
+
+
+def test_no_action_wildcards(grants: dict[str, set[Grant]]) -> None:
+    assert not [(f, a) for f, pairs in grants.items() for a, _ in pairs if "*" in a]
+
+
+def test_s3_writes_are_confined_to_a_prefix(grants: dict[str, set[Grant]]) -> None:
+    whole_bucket = [
+        (function, action, resource)
+        for function, pairs in grants.items()
+        for action, resource in pairs
+        if action in S3_WRITES and not resource.removesuffix("/*").count("/")
+    ]
+    assert not whole_bucket
+
+
+def test_list_images_reads_the_table_only_through_the_owner_index(grants: dict[str, set[Grant]]) -> None:
+    assert {pair for pair in grants["ListImagesFunction"] if pair[0].startswith("dynamodb:")} == {
+        ("dynamodb:Query", "${ImagesTable.Arn}/index/by-owner")
+    }
+
+
+def test_api_functions_read_objects_only_to_presign_variants(grants: dict[str, set[Grant]]) -> None:
+    readers = {
+        function: {resource for action, resource in grants[function] if action == "s3:GetObject"}
+        for function in API_FUNCTIONS
+    }
+    assert {function for function, resources in readers.items() if resources} == {
+        "ListImagesFunction",
+        "GetImageFunction",
+        "GetContentFunction",
+    }
+    for resources in readers.values():
+        assert resources <= {"${MediaBucket.Arn}/originals/*", "${MediaBucket.Arn}/thumbnails/*"}
+
+
+def test_queue_functions_consume_only_their_own_queue(grants: dict[str, set[Grant]]) -> None:
+    for function, queue in (("ValidateFunction", "ValidateQueue"), ("ThumbnailFunction", "ThumbnailQueue")):
+        assert {resource for action, resource in grants[function] if action.startswith("sqs:")} == {
+            f"${{{queue}.Arn}}"
+        }

@@ -1,0 +1,95 @@
+"""Functional tier: each function's real `handler(event, context)` under moto's in-process AWS."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from shoebox import aws
+from shoebox.models import ImageModel
+from shoebox.observability import logger, metrics
+from shoebox.settings import get_settings
+from tests.functional.harness import (
+    MAX_UPLOAD_BYTES,
+    MEDIA,
+    REGION,
+    TABLE,
+    UPLOADS,
+    Api,
+    Cloud,
+    Output,
+    create_table_from_template,
+)
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "TABLE_NAME": TABLE,
+    "UPLOADS_BUCKET": UPLOADS,
+    "MEDIA_BUCKET": MEDIA,
+    "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "UPLOAD_URL_TTL_SECONDS": "900",
+    "DOWNLOAD_URL_TTL_SECONDS": "300",
+    "POWERTOOLS_SERVICE_NAME": "shoebox",
+    "POWERTOOLS_METRICS_NAMESPACE": "Shoebox",
+}
+
+
+@pytest.fixture(scope="session")
+def lambda_environment() -> Iterator[None]:
+    """The functions' environment, once per session: clients are expensive to build and stay
+    valid across tests (moto intercepts every botocore client while a mock is active)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in ENV.items():
+            patch.setenv(name, value)
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            patch.delenv(name, raising=False)
+        # The metrics object is built at import, possibly before this environment existed.
+        patch.setattr(metrics, "namespace", ENV["POWERTOOLS_METRICS_NAMESPACE"])
+        get_settings.cache_clear()
+        aws.reset()
+        # PynamoDB keeps one connection per model, table name included: start from a clean one.
+        patch.setattr(ImageModel, "_connection", None)
+        yield
+        get_settings.cache_clear()
+        aws.reset()
+
+
+@pytest.fixture(scope="session")
+def aws_clients(lambda_environment: None) -> dict[str, Any]:
+    return {
+        "s3": boto3.client("s3", region_name=REGION),
+        "dynamodb": boto3.client("dynamodb", region_name=REGION),
+    }
+
+
+@pytest.fixture
+def cloud(aws_clients: dict[str, Any]) -> Iterator[Cloud]:
+    """A fresh in-process AWS per test: both buckets and the table (from template.yaml)."""
+    get_settings.cache_clear()
+    with mock_aws():
+        s3 = aws_clients["s3"]
+        s3.create_bucket(Bucket=UPLOADS)
+        s3.create_bucket(Bucket=MEDIA)
+        create_table_from_template(aws_clients["dynamodb"], TABLE)
+        yield Cloud(s3=s3, uploads=UPLOADS, media=MEDIA)
+
+
+@pytest.fixture
+def api(cloud: Cloud) -> Api:
+    return Api()
+
+
+@pytest.fixture
+def output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Output:
+    logs = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", logs)
+    return Output(logs, lambda: capsys.readouterr().out)

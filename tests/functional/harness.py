@@ -1,0 +1,211 @@
+"""The functional tier's harness: call each function's real `handler(event, context)` with real
+event payloads, and set up what validation and thumbnails would have left behind.
+
+The table is created from template.yaml's `ImagesTable` properties, not from the PynamoDB
+model: the model then runs against the schema that is deployed (and that the local stack
+builds), so a model that drifts from the template fails here instead of in AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from create_upload.handler import handler as create_upload
+from delete_image.handler import handler as delete_image
+from get_content.handler import handler as get_content
+from get_image.handler import handler as get_image
+from list_images.handler import handler as list_images
+from samtranslator.yaml_helper import yaml_parse
+
+from shoebox import images, keys
+from tests.events import LambdaContext, load_event
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+TABLE = "shoebox-images"
+UPLOADS = "shoebox-uploads"
+MEDIA = "shoebox-media"
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+REGION = "us-east-1"
+
+
+@cache
+def table_properties() -> dict[str, Any]:
+    template = yaml_parse(TEMPLATE.read_text())  # SAM's own reader: knows !Ref, !Sub, ...
+    properties: dict[str, Any] = template["Resources"]["ImagesTable"]["Properties"]
+    return properties
+
+
+def create_table_from_template(client: Any, name: str) -> None:
+    """The table exactly as template.yaml declares it (keys, indexes, TTL)."""
+    properties = table_properties()
+    client.create_table(
+        TableName=name,
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
+    )
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"]},
+        )
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: str
+    request_id: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        error: dict[str, Any] = self.json["error"]
+        return error
+
+
+def invoke(handler: Any, event: dict[str, Any], function_name: str = "ShoeboxFunction") -> Reply:
+    """Call a handler as Lambda would, and check what every response must have."""
+    raw = handler(event, LambdaContext(function_name=function_name))
+    headers = {name.lower(): value for name, value in (raw.get("headers") or {}).items()}
+    body = raw.get("body") or ""
+    if raw.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    reply = Reply(raw["statusCode"], headers, body, event["requestContext"]["requestId"])
+    # SPEC §3: a request id on every response, the API Gateway one when there is one.
+    assert headers.get("x-request-id") == reply.request_id, headers
+    if reply.status >= 400:
+        # SPEC §3: every error has {"error": {"code", "message", "details"}} and no trace.
+        assert set(reply.json) == {"error"}, reply.body
+        assert set(reply.error) == {"code", "message", "details"}, reply.body
+        assert isinstance(reply.error["code"], str)
+        assert isinstance(reply.error["message"], str)
+        assert isinstance(reply.error["details"], dict)
+        assert "Traceback" not in reply.body
+    return reply
+
+
+class Api:
+    """The five routes, called through their real Lambda handlers with real event payloads."""
+
+    handlers: ClassVar[dict[str, Any]] = {
+        "create_upload": create_upload,
+        "list_images": list_images,
+        "get_image": get_image,
+        "get_content": get_content,
+        "delete_image": delete_image,
+    }
+
+    def call(self, function: str, event: dict[str, Any]) -> Reply:
+        return invoke(self.handlers[function], event, function_name=function)
+
+    def create(self, body: Any, *, sub: str = "alice", **overrides: Any) -> Reply:
+        return self.call("create_upload", load_event("apigw_create_upload", body=body, sub=sub, **overrides))
+
+    def upload_slot(self, *, sub: str = "alice", **fields: Any) -> dict[str, Any]:
+        body = {"filename": "holiday.jpg", "content_type": "image/jpeg", "size": 1024, **fields}
+        reply = self.create(body, sub=sub)
+        assert reply.status == 201, reply.body
+        image: dict[str, Any] = reply.json["image"]
+        return image
+
+    def list(self, *, sub: str = "alice", **query: Any) -> Reply:
+        return self.call("list_images", load_event("apigw_list_images", query=query, sub=sub))
+
+    def get(self, image_id: str, *, sub: str = "alice", **overrides: Any) -> Reply:
+        return self.call(
+            "get_image", load_event("apigw_get_image", path={"id": image_id}, sub=sub, **overrides)
+        )
+
+    def content(self, image_id: str, variant: str | None = None, *, sub: str = "alice") -> Reply:
+        query = {"variant": variant} if variant is not None else {}
+        event = load_event("apigw_get_content", path={"id": image_id}, query=query, sub=sub)
+        return self.call("get_content", event)
+
+    def delete(self, image_id: str, *, sub: str = "alice", **overrides: Any) -> Reply:
+        event = load_event("apigw_delete_image", path={"id": image_id}, sub=sub, **overrides)
+        return self.call("delete_image", event)
+
+
+class Output:
+    """What the handlers printed, as JSON lines: Powertools logs (its handler's stream, bound at
+    import) and EMF metric blobs (printed to stdout)."""
+
+    def __init__(self, logs: io.StringIO, stdout: Callable[[], str]) -> None:
+        self._logs = logs
+        self._stdout = stdout
+
+    def lines(self) -> list[dict[str, Any]]:
+        text = self._logs.getvalue() + self._stdout()
+        self._logs.seek(0)
+        self._logs.truncate()
+        found = []
+        for line in text.splitlines():
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return found
+
+
+@dataclass
+class Cloud:
+    s3: Any
+    uploads: str
+    media: str
+
+    def keys_in(self, bucket: str) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=bucket)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    def make_ready(self, image_id: str, width: int = 2000, height: int = 1500) -> None:
+        """What validation and thumbnails would do: objects in the media bucket, then the
+        PROCESSING and READY transitions through the service."""
+        self.s3.put_object(Bucket=self.uploads, Key=keys.incoming_key(image_id), Body=b"raw")
+        self.s3.put_object(Bucket=self.media, Key=keys.original_key(image_id), Body=b"original")
+        images.mark_processing(
+            image_id,
+            images.Accepted(
+                stored_size=8,
+                content_type="image/jpeg",
+                format="JPEG",
+                width=width,
+                height=height,
+                sha256="0" * 64,
+                source_etag='"etag"',
+            ),
+        )
+        variants: dict[str, dict[str, Any]] = {
+            "original": {
+                "width": width,
+                "height": height,
+                "content_type": "image/jpeg",
+                "key": keys.original_key(image_id),
+            }
+        }
+        for size in keys.THUMBNAIL_SIZES:
+            if size > max(width, height):
+                continue  # a thumbnail is never larger than the original
+            scale = size / max(width, height)
+            key = keys.thumbnail_key(image_id, size)
+            self.s3.put_object(Bucket=self.media, Key=key, Body=b"webp")
+            variants[str(size)] = {
+                "width": round(width * scale),
+                "height": round(height * scale),
+                "content_type": "image/webp",
+                "key": key,
+            }
+        images.mark_ready(image_id, variants)

@@ -1,0 +1,227 @@
+"""The `shoebox` command against the local stack: the real console script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.photos import make_photo
+
+pytestmark = pytest.mark.local
+
+SCRIPT = Path(sys.executable).with_name("shoebox")
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass(frozen=True)
+class Cli:
+    api_url: str
+    token: str | None
+    cwd: Path
+
+    def __call__(self, *args: str | Path, token: str | None = "", timeout: float = 180) -> Run:
+        env = {**os.environ, "SHOEBOX_API_URL": self.api_url, "NO_COLOR": "1", "COLUMNS": "200"}
+        env.pop("SHOEBOX_TOKEN", None)
+        chosen = self.token if token == "" else token
+        if chosen is not None:
+            env["SHOEBOX_TOKEN"] = chosen
+        command = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "shoebox_cli"]
+        done = subprocess.run(
+            [*command, *map(str, args)],
+            env=env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="module")
+def cli(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    anonymous = Cli(stack.api_url, None, tmp_path_factory.mktemp("cli"))
+    issued = anonymous("token", "--sub", f"cli-{secrets.token_hex(4)}")
+    assert issued.code == 0, issued.err
+    return Cli(stack.api_url, issued.out.strip(), anonymous.cwd)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    return [
+        make_photo(folder / "harbour.jpg", (1600, 1200), seed=1),
+        make_photo(folder / "meadow.png", (640, 480), seed=2),
+    ]
+
+
+@pytest.fixture(scope="module")
+def uploaded(cli: Cli, photos: list[Path]) -> list[dict[str, Any]]:
+    """The photos, uploaded with --wait --json: one result per file."""
+    run = cli("upload", "--wait", "--json", *photos)
+    assert run.code == 0, run.err + run.out
+    results = run.json()
+    assert isinstance(results, list)
+    return results
+
+
+def test_token_is_a_jwt_and_json_works(cli: Cli) -> None:
+    plain = cli("token", "--sub", "someone", token=None)
+    assert plain.code == 0
+    assert plain.out.strip().count(".") == 2
+    as_json = cli("token", "--sub", "someone", "--json", token=None)
+    assert as_json.json()["sub"] == "someone"
+
+
+def test_upload_wait_reaches_ready(uploaded: list[dict[str, Any]], photos: list[Path]) -> None:
+    assert [Path(result["file"]).name for result in uploaded] == [path.name for path in photos]
+    for result in uploaded:
+        assert result["ok"] is True
+        assert result["error"] is None
+        image = result["image"]
+        assert image["status"] == "READY"
+        assert set(image["variants"]) >= {"original", "256"}
+    assert uploaded[0]["image"]["width"] == 1600
+    assert set(uploaded[0]["image"]["variants"]) == {"original", "256", "512", "1024"}
+    assert "1024" not in uploaded[1]["image"]["variants"]  # 640 px wide: never enlarged
+
+
+def test_upload_shows_progress_and_a_table(cli: Cli, tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "pier.jpg", (1200, 900), seed=3)
+    run = cli("upload", "--wait", photo)
+    assert run.code == 0, run.err
+    assert "pier.jpg" in run.err  # the progress bar's line, on stderr
+    assert "READY" in run.out
+    assert "1200×900" in run.out
+
+
+def test_upload_with_put(cli: Cli, tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "put.jpg", (800, 600), seed=4)
+    run = cli("upload", "--put", "--wait", "--json", photo)
+    assert run.code == 0, run.err + run.out
+    assert run.json()[0]["image"]["status"] == "READY"
+
+
+def test_ls_lists_newest_first(cli: Cli, uploaded: list[dict[str, Any]]) -> None:
+    ids = {result["image"]["id"] for result in uploaded}
+    listed = cli("ls", "--json", "--all")
+    assert listed.code == 0, listed.err
+    images = listed.json()
+    assert ids <= {image["id"] for image in images}
+    created = [image["created_at"] for image in images]
+    assert created == sorted(created, reverse=True)
+
+    one = cli("ls", "--json", "--limit", "1", "--status", "ready")
+    assert len(one.json()) == 1
+    assert one.json()[0]["status"] == "READY"
+
+    table = cli("ls")
+    assert table.code == 0
+    assert all(image_id in table.out for image_id in ids)
+
+
+def test_show(cli: Cli, uploaded: list[dict[str, Any]]) -> None:
+    image = uploaded[0]["image"]
+    shown = cli("show", image["id"], "--json")
+    assert shown.code == 0
+    assert shown.json()["id"] == image["id"]
+    text = cli("show", image["id"])
+    assert "harbour.jpg" in text.out
+    assert "READY" in text.out
+    assert "1024" in text.out
+
+
+def test_get_original_and_a_thumbnail(cli: Cli, uploaded: list[dict[str, Any]], tmp_path: Path) -> None:
+    image_id = uploaded[0]["image"]["id"]
+    original = cli("get", image_id, "-o", tmp_path / "original.jpg")
+    assert original.code == 0, original.err
+    with Image.open(tmp_path / "original.jpg") as decoded:
+        assert decoded.format == "JPEG"
+        assert decoded.size == (1600, 1200)
+
+    thumbnail = cli("get", image_id, "--variant", "256", "--json")
+    assert thumbnail.code == 0, thumbnail.err
+    saved = cli.cwd / thumbnail.json()["path"]
+    assert saved.name == "harbour-256.webp"
+    with Image.open(saved) as decoded:
+        assert decoded.format == "WEBP"
+        assert max(decoded.size) == 256
+
+    again = cli("get", image_id, "--variant", "256")
+    assert again.code == 1
+    assert "exists" in again.err  # never overwrites a file it named itself
+
+
+def test_rm_then_it_is_gone(cli: Cli, tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "doomed.jpg", (400, 300), seed=5)
+    image_id = cli("upload", "--json", photo).json()[0]["image"]["id"]
+    removed = cli("rm", image_id)
+    assert removed.code == 0
+    assert f"deleted {image_id}" in removed.out
+    gone = cli("show", image_id)
+    assert gone.code == 1
+    assert "not found" in gone.err
+    again = cli("rm", image_id, "--json")
+    assert again.code == 1
+    assert again.json() == {"deleted": [], "not_found": [image_id]}
+
+
+def test_a_rejected_file_fails_with_its_reason(cli: Cli, tmp_path: Path) -> None:
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("these are my notes, not a photo\n" * 50)
+    good = make_photo(tmp_path / "fine.jpg", (640, 480), seed=6)
+
+    run = cli("upload", "--wait", fake, good)
+    assert run.code == 1
+    assert "REJECTED" in run.out
+    assert "NOT_AN_IMAGE" in run.out
+
+    as_json = cli("upload", "--wait", "--json", fake)
+    assert as_json.code == 1
+    (result,) = as_json.json()
+    assert result["ok"] is False
+    assert result["image"]["status"] == "REJECTED"
+    assert result["error"]["code"] == "NOT_AN_IMAGE"
+
+
+def test_an_unsupported_type_is_refused_before_upload(cli: Cli, tmp_path: Path) -> None:
+    text = tmp_path / "readme.txt"
+    text.write_text("hello")
+    run = cli("upload", "--json", text)
+    assert run.code == 1
+    (result,) = run.json()
+    assert result["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert result["image"] is None
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", None])
+def test_a_bad_or_missing_token_is_explained(cli: Cli, token: str | None) -> None:
+    run = cli("ls", token=token)
+    assert run.code == 3
+    assert "token missing/expired/invalid" in run.err
+    assert "shoebox token --sub NAME" in run.err
+    assert run.out == ""
+
+
+def test_an_unreachable_api_is_explained(cli: Cli) -> None:
+    run = cli("--api-url", "http://127.0.0.1:9", "ls")
+    assert run.code == 1
+    assert "cannot reach the API" in run.err
