@@ -37,8 +37,15 @@ dev: setup ## run the whole app locally: emulator, gateway, workers, web page (C
 	$(PYTHON) -m infra.local
 
 .PHONY: test
-test: setup ## run every test (unit, functional, contract, local stack)
+test: setup browser ## run every test (unit, functional, contract, local stack, browser)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium: Playwright's own browser download is not possible here.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; exit 1; fi; }
 
 .PHONY: lint
 lint: setup ## ruff (lint + format check) and mypy

@@ -241,52 +241,53 @@ def _corrupt(message: str) -> Rejection:
 
 # JPEG. Segments kept as they are: frame headers, tables, restart interval, scans.
 _JPEG_KEPT = {*range(0xC0, 0xD0)} - {0xC8} | {0xDB, 0xDD, 0xDC}  # SOFn, DHT, DAC, DQT, DRI, DNL
-_SOS, _EOI, _APP0, _APP1, _APP2, _APP14 = 0xDA, 0xD9, 0xE0, 0xE1, 0xE2, 0xEE
+_JPEG_STANDALONE = {0x00, 0x01, *range(0xD0, 0xD8)}  # no length; out of place between segments
+_SOI, _SOS, _EOI, _APP0, _APP1, _APP2, _APP14 = 0xD8, 0xDA, 0xD9, 0xE0, 0xE1, 0xE2, 0xEE
+# Fill bytes, then a marker. Bytes before it are dropped (libjpeg skips them too).
+_MARKER = re.compile(rb"\xff+([^\xff])")
 # Inside a scan, 0xFF is followed by 0x00 (a stuffed byte) or RSTn; anything else is a marker.
-_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def _clean_jpeg(data: bytes) -> bytes:
     out = [b"\xff\xd8"]
     pos = 2
     exif_seen = False
-    while True:
-        start = data.find(b"\xff", pos)  # bytes between segments are dropped (libjpeg skips them too)
-        while start != -1 and data[start + 1 : start + 2] == b"\xff":  # fill bytes
-            start += 1
-        if start == -1 or start + 2 > len(data):
-            raise _corrupt("the JPEG ends before its end-of-image marker")
-        marker = data[start + 1]
+    while found := _MARKER.search(data, pos):
+        at = found.start(1)  # the marker byte; its segment's length follows
+        marker = data[at]
         if marker == _EOI:
             out.append(b"\xff\xd9")
             return b"".join(out)  # anything after EOI is a trailer: dropped
-        if start + 4 > len(data):
-            raise _corrupt("the JPEG is truncated")
-        end = start + 2 + int.from_bytes(data[start + 2 : start + 4])
-        if end > len(data) or end < start + 4:
-            raise _corrupt("the JPEG is truncated")
-        segment = data[start:end]
-        if marker == _SOS:
-            scan_end = _NEXT_MARKER.search(data, end)
-            if scan_end is None:
-                raise _corrupt("the JPEG ends inside its image data")
-            out.append(data[start : scan_end.start()])
-            pos = scan_end.start()
+        if marker in _JPEG_STANDALONE:
+            pos = at + 1
             continue
-        if marker in _JPEG_KEPT:
+        end = at + 1 + int.from_bytes(data[at + 1 : at + 3])
+        if marker == _SOI or end > len(data) or end < at + 3:
+            raise _corrupt("the JPEG is truncated or malformed")
+        segment = b"\xff" + data[at:end]
+        payload = segment[4:]
+        if marker == _SOS:
+            scan_end = _SCAN_END.search(data, end)
+            if scan_end is None:
+                break
+            out.append(b"\xff" + data[at : scan_end.start()])
+            end = scan_end.start()
+        elif marker in _JPEG_KEPT:
             out.append(segment)
-        elif marker == _APP1 and not exif_seen and segment[4:10] == b"Exif\x00\x00":
+        elif marker == _APP1 and not exif_seen and payload.startswith(b"Exif\x00\x00"):
             exif_seen = True
-            exif = _clean_exif(segment[4:], keep_orientation=True)
+            exif = _clean_exif(payload, keep_orientation=True)
             if exif:
                 out.append(_jpeg_segment(_APP1, exif))
-        elif marker == _APP2 and segment[4:16] == b"ICC_PROFILE\x00":
+        elif marker == _APP2 and payload.startswith(b"ICC_PROFILE\x00"):
             out.append(segment)
-        elif marker == _APP0 and segment[4:9] == b"JFIF\x00" and len(segment) >= 18:
-            out.append(_jpeg_segment(_APP0, segment[4:16] + b"\x00\x00"))  # without its thumbnail
-        elif marker == _APP14 and segment[4:9] == b"Adobe" and len(segment) >= 16:
-            out.append(_jpeg_segment(_APP14, segment[4:16]))  # colour transform: CMYK/YCCK need it
+        elif marker == _APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
+            out.append(_jpeg_segment(_APP0, payload[:12] + b"\x00\x00"))  # without its thumbnail
+        elif marker == _APP14 and payload.startswith(b"Adobe") and len(payload) >= 12:
+            out.append(_jpeg_segment(_APP14, payload[:12]))  # colour transform: CMYK/YCCK need it
         pos = end
+    raise _corrupt("the JPEG ends before its end-of-image marker")
 
 
 def _jpeg_segment(marker: int, payload: bytes) -> bytes:

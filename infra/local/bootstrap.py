@@ -9,7 +9,6 @@ resolved template. Types the emulator has no use for are listed, not silently dr
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -17,14 +16,17 @@ from typing import Any
 from infra.local.emulator import client
 from infra.local.template import Template, TemplateError, references
 
-log = logging.getLogger("infra.local.bootstrap")
-
 # Types that are served by another part of the local stack, or have no local meaning.
 NOT_EMULATED = {
     "AWS::Serverless::Function": "runs as a local process (runtime.py)",
     "AWS::Serverless::HttpApi": "served by the local gateway (gateway.py)",
     "AWS::Serverless::LayerVersion": "its folder is on the functions' PYTHONPATH",
     "AWS::Logs::LogGroup": "logs go to the terminal",
+    "AWS::CloudWatch::Alarm": "no metrics are collected locally",
+    "AWS::SNS::Topic": "only alarms notify it",
+    "AWS::SNS::Subscription": "only alarms notify it",
+    "AWS::Cognito::UserPool": "the local issuer (tokens.py) stands in for it",
+    "AWS::Cognito::UserPoolClient": "the local issuer (tokens.py) stands in for it",
     # The emulator is plain HTTP, so a TLS-only policy could only deny everything.
     "AWS::S3::BucketPolicy": "TLS-only policies have no meaning on the local plain-HTTP emulator",
 }
@@ -44,7 +46,8 @@ class Bootstrap:
         self.sqs = client("sqs", aws_url, region)
         self.dynamodb = client("dynamodb", aws_url, region)
         self.created: list[str] = []
-        self.skipped: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}  # LogicalId -> why it has no local counterpart
+        self.unsupported: dict[str, str] = {}  # LogicalId -> Type the emulator is not given
 
     def run(self) -> None:
         resources = self.template.resources
@@ -63,13 +66,14 @@ class Bootstrap:
             kind = str(resources[logical_id]["Type"])
             creator = CREATORS.get(kind)
             if creator is None:
-                self.skipped[logical_id] = NOT_EMULATED.get(kind, f"{kind} is not emulated locally")
+                if kind in NOT_EMULATED:
+                    self.skipped[logical_id] = NOT_EMULATED[kind]
+                else:
+                    self.unsupported[logical_id] = kind
                 continue
             properties = self.template.resolve(resources[logical_id].get("Properties") or {})
             creator(self, logical_id, properties)
             self.created.append(logical_id)
-        for logical_id, reason in self.skipped.items():
-            log.debug("not created: %s (%s)", logical_id, reason)
 
     # -------------------------------------------------------------- SQS
 

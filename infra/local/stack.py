@@ -211,11 +211,9 @@ class LocalStack:
         bootstrap = Bootstrap(self.template, self.aws_url)
         bootstrap.run()
         self.sink.write("stack", f"created in the emulator: {', '.join(bootstrap.created)}")
-        unusual = {name: reason for name, reason in bootstrap.skipped.items() if "not emulated" in reason}
-        if unusual:
-            self.sink.write(
-                "stack", f"not emulated locally: {', '.join(unusual.values())} ({', '.join(unusual)})"
-            )
+        if bootstrap.unsupported:
+            missing = ", ".join(f"{name} ({kind})" for name, kind in bootstrap.unsupported.items())
+            self.sink.write("stack", f"not emulated locally: {missing}")
 
         sqs = self.client("sqs")
         for source in self.topology.queue_sources:

@@ -245,6 +245,17 @@ def test_jpeg_with_a_trailer_is_accepted_without_it(trailer: bytes) -> None:
     assert same_pixels(clean.data, original)  # the image data is kept bit for bit
 
 
+def test_bytes_between_jpeg_segments_do_not_survive() -> None:
+    original = samples.jpeg()
+    first_segment_end = 4 + int.from_bytes(original[4:6])
+    # libjpeg skips stray bytes and fill bytes before a marker, so this still decodes.
+    smuggled = original[:first_segment_end] + samples.HTML + b"\xff" * 1000 + original[first_segment_end:]
+    assert same_pixels(smuggled, original)
+    clean = validate(smuggled)
+    assert b"<script" not in clean.data
+    assert same_pixels(clean.data, original)
+
+
 def test_html_in_a_jpeg_comment_does_not_survive() -> None:
     original = samples.jpeg()
     clean = validate(samples.jpeg_with_segment(original, 0xFE, samples.HTML))
