@@ -8,22 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shoebox import images, keys, storage
+from shoebox import images, keys, media_types, storage
 from shoebox.auth import Owner
 from shoebox.errors import PayloadTooLarge, UnsupportedMediaType
 from shoebox.observability import MetricUnit, logger, metrics
 from shoebox.settings import get_settings
 from shoebox.views import Image, error_responses, image_view
 
-ALLOWED_CONTENT_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/gif",
-    "image/heic",
-    "image/heif",
-    "image/avif",
-)
+ALLOWED_CONTENT_TYPES = tuple(media_types.ACCEPTED)
 
 # Bidi embeddings, overrides and isolates: invisible, and they make "gpj.exe" read as "exe.jpg".
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -35,6 +35,8 @@ from enum import StrEnum
 import pi_heif
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
+from shoebox import media_types
+
 # HEIC/HEIF decoding comes from pi-heif; AVIF is native in Pillow.
 pi_heif.register_heif_opener()
 
@@ -80,15 +82,7 @@ class CleanImage:
 
 
 # Declared content type -> the format the bytes must be.
-ACCEPTED_TYPES = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/webp": "WEBP",
-    "image/gif": "GIF",
-    "image/heic": "HEIF",
-    "image/heif": "HEIF",
-    "image/avif": "AVIF",
-}
+ACCEPTED_TYPES = {content_type: media.format for content_type, media in media_types.ACCEPTED.items()}
 _STORED_TYPES = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",

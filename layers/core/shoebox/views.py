@@ -9,22 +9,12 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, Field
 
-from shoebox import keys, storage
+from shoebox import keys, media_types, storage
 from shoebox.models import ImageModel, Status
 from shoebox.settings import get_settings
 
 PublicStatus = Literal["PENDING", "PROCESSING", "READY", "REJECTED", "FAILED"]
 VARIANT_NAMES = ("original", *(str(size) for size in keys.THUMBNAIL_SIZES))
-
-_EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "image/heic": ".heic",
-    "image/heif": ".heif",
-    "image/avif": ".avif",
-}
 
 
 class Variant(BaseModel):
@@ -90,7 +80,8 @@ def download_name(filename: str, variant: str, content_type: str) -> str:
         return filename
     stem, dot, _ = filename.rpartition(".")
     base = stem if dot and stem else filename
-    return f"{base}-{variant}{_EXTENSIONS.get(content_type, '')}"
+    media = media_types.ACCEPTED.get(content_type)
+    return f"{base}-{variant}{media.extension if media else ''}"
 
 
 def stored_variants(image: ImageModel) -> dict[str, dict[str, Any]]:
