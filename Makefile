@@ -20,13 +20,15 @@ PYTEST_ARGS ?=
 help: ## list the verbs
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# Set-up talks on stderr, so that a verb's stdout is its own (`make bench` prints JSON only).
 $(UV):
-	python3 -m venv $(CURDIR)/.cache/uv
-	$(CURDIR)/.cache/uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	@echo "bootstrapping uv $(UV_VERSION) into .cache/uv" >&2
+	@python3 -m venv $(CURDIR)/.cache/uv >&2
+	@$(CURDIR)/.cache/uv/bin/python -m pip install --quiet uv==$(UV_VERSION) >&2
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (pyenv or python3.13 on PATH)"; exit 1; }
-	$(UV) sync --locked --all-extras --python "$(PYTHON313)"
+	@$(UV) sync --locked --all-extras --python "$(PYTHON313)" >&2
 	@touch $@
 
 .PHONY: setup
@@ -92,7 +94,7 @@ deploy: build ## build, then deploy with samconfig.toml's settings: make deploy 
 
 .PHONY: bench
 bench: setup ## thumbnail benchmark on real photos; prints JSON
-	PYTHONPATH=functions:layers/core:. $(PYTHON) -m bench.thumbnails
+	@PYTHONPATH=functions:layers/core:. $(PYTHON) -m bench.thumbnails
 
 .PHONY: openapi
 openapi: setup ## write the API's OpenAPI document (all routes) to build/openapi.json
