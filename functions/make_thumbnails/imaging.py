@@ -18,10 +18,12 @@ pi_heif.register_heif_opener()
 
 SIZES = (256, 512, 1024)
 
-# Measured on the photo corpus: method 1 encodes 3.3x faster than Pillow's default 4, for
-# files 15% larger (method 2: 2.3x faster, 3% larger; 0 is barely faster than 1).
+# Speed at the same quality, paid for in bytes. Measured on the photo corpus (all three sizes):
+# method 0 encodes 3.8x faster than Pillow's default 4 for files 22% larger; method 1 3.0x
+# faster, 14% larger; method 2 2.3x, 2%. The thumbnails' PSNR against the original stays
+# within 0.1 dB. Method 0 over 1 takes ~6% off validate + thumbnails of a 2 MP photo.
 WEBP_QUALITY = 80
-WEBP_METHOD = 1
+WEBP_METHOD = 0
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
@@ -97,6 +99,12 @@ def _resizable(im: Image.Image) -> Image.Image:
 def _resized(image: Image.Image, box: tuple[int, int]) -> Image.Image:
     if image.size == box:
         return image
+    if image.size == (box[0] * 2, box[1] * 2):
+        # Exactly half (every step of the cascade for 4:3, 16:9 and 16:10 pictures): the mean
+        # of each 2x2 block, ~7x faster than Hamming (1024x640: 0.8 ms, not 5.5). On the corpus
+        # as close to Lanczos from the full image (within 0.7 dB either way, 0.1 dB once
+        # encoded); only a synthetic zone plate, a box filter's worst case, loses 0.5 dB.
+        return image.reduce(2)
     # A fast integer box reduce first, then a proper filter over the last 2x or more.
     # Measured on the corpus against Lanczos from the full image: Hamming 35-50 dB PSNR,
     # bicubic 35-54 dB (no visible difference), for ~35% more time; Lanczos ~2x slower.

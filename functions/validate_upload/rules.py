@@ -244,7 +244,11 @@ _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def _clean_jpeg(data: bytes) -> bytes:
-    out = [b"\xff\xd8"]
+    # The clean original is the pieces kept, joined once: the scan data (nearly all of the
+    # bytes) goes in as a view, not a copy. Slicing and concatenating copied a 3 MB photo's
+    # scans twice more, ~4 ms with the page faults of the fresh memory.
+    view = memoryview(data)
+    out: list[bytes | memoryview] = [b"\xff\xd8"]
     pos = 2
     exif_seen = False
     while found := _MARKER.search(data, pos):
@@ -265,7 +269,7 @@ def _clean_jpeg(data: bytes) -> bytes:
             scan_end = _SCAN_END.search(data, end)
             if scan_end is None:
                 break
-            out.append(b"\xff" + data[at : scan_end.start()])
+            out += (b"\xff", view[at : scan_end.start()])
             end = scan_end.start()
         elif marker in _JPEG_KEPT:
             out.append(segment)
@@ -299,7 +303,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _clean_png(data: bytes, limits: Limits) -> bytes:
-    out = [_PNG_SIGNATURE]
+    view = memoryview(data)  # chunks are checked and kept as views, copied once by the join
+    out: list[bytes | memoryview] = [_PNG_SIGNATURE]
     pos = len(_PNG_SIGNATURE)
     while True:
         if pos + 12 > len(data):
@@ -308,15 +313,15 @@ def _clean_png(data: bytes, limits: Limits) -> bytes:
         end = pos + 12 + length
         if end > len(data):
             raise _corrupt(f"the PNG is truncated inside a {kind!r} chunk")
-        body = data[pos + 8 : end - 4]
+        body = view[pos + 8 : end - 4]
         if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[end - 4 : end]):
             raise _corrupt(f"bad checksum in the PNG's {kind.decode('latin-1')} chunk")
         if kind == b"acTL":
             _check_frames(int.from_bytes(body[:4]), limits)
         if kind in _PNG_KEPT:
-            out.append(data[pos:end])
+            out.append(view[pos:end])
         elif kind == b"eXIf":
-            exif = _clean_exif(body, keep_orientation=True).removeprefix(b"Exif\x00\x00")
+            exif = _clean_exif(bytes(body), keep_orientation=True).removeprefix(b"Exif\x00\x00")
             if exif:
                 out.append(_png_chunk(b"eXIf", exif))
         if kind == b"IEND":
@@ -334,8 +339,9 @@ _LOOP_EXTENSIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 
 
 def _clean_gif(data: bytes, limits: Limits) -> bytes:
+    view = memoryview(data)  # images are kept as views, copied once by the join
     pos = 13 + _color_table_size(data[10:11])
-    out = [data[:pos]]
+    out: list[bytes | memoryview] = [data[:pos]]
     frames = 0
     while pos < len(data):
         block = data[pos]
@@ -347,7 +353,7 @@ def _clean_gif(data: bytes, limits: Limits) -> bytes:
             start = pos
             pos += 10 + _color_table_size(data[pos + 9 : pos + 10]) + 1
             pos = _skip_sub_blocks(data, pos)
-            out.append(data[start:pos])
+            out.append(view[start:pos])
         elif block == 0x21:  # extension: label, then sub-blocks
             start, label = pos, data[pos + 1 : pos + 2]
             pos = _skip_sub_blocks(data, pos + 2)
@@ -387,7 +393,9 @@ def _clean_webp(data: bytes, limits: Limits) -> bytes:
     end = 8 + int.from_bytes(data[4:8], "little")  # anything after the RIFF is dropped
     if end > len(data):
         raise _corrupt("the WebP is truncated")
-    chunks: list[bytes] = []
+    view = memoryview(data)  # chunks are kept as views, copied once by the join
+    chunks: list[bytes | bytearray | memoryview] = []
+    vp8x = None  # the extended format's header, when the file has one: its flags are rewritten
     exif = b""
     frames = 0
     pos = 12
@@ -401,18 +409,20 @@ def _clean_webp(data: bytes, limits: Limits) -> bytes:
         if kind == b"ANMF":
             frames += 1
             _check_frames(frames, limits)
-        if kind in _WEBP_KEPT:
-            chunks.append(data[pos:stop] + b"\x00" * (size & 1))
+        if kind == b"VP8X" and not chunks:
+            vp8x = bytearray(data[pos:stop])
+            chunks.append(vp8x)
+        elif kind in _WEBP_KEPT:
+            chunks += (view[pos:stop], b"\x00" * (size & 1))
         elif kind == b"EXIF":
             exif = _clean_exif(data[pos + 8 : stop], keep_orientation=True).removeprefix(b"Exif\x00\x00")
         pos = stop + (size & 1)
-    if chunks and chunks[0].startswith(b"VP8X"):  # the extended format: flags say what follows
-        flags = chunks[0][8] & ~(_VP8X_EXIF | _VP8X_XMP) | (_VP8X_EXIF if exif else 0)
-        chunks[0] = chunks[0][:8] + bytes((flags,)) + chunks[0][9:]
+    if vp8x is not None:  # the extended format: flags say what follows
+        vp8x[8] = vp8x[8] & ~(_VP8X_EXIF | _VP8X_XMP) | (_VP8X_EXIF if exif else 0)
         if exif:
-            chunks.append(b"EXIF" + len(exif).to_bytes(4, "little") + exif + b"\x00" * (len(exif) & 1))
-    body = b"WEBP" + b"".join(chunks)
-    return b"RIFF" + len(body).to_bytes(4, "little") + body
+            chunks += (b"EXIF", len(exif).to_bytes(4, "little"), exif, b"\x00" * (len(exif) & 1))
+    riff_size = 4 + sum(len(chunk) for chunk in chunks)
+    return b"".join((b"RIFF", riff_size.to_bytes(4, "little"), b"WEBP", *chunks))
 
 
 # HEIF and AVIF: decoded and encoded again, upright.

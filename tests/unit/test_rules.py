@@ -359,6 +359,42 @@ def test_webp_loses_location_and_trailer_keeps_orientation() -> None:
     assert same_pixels(clean.data, original)
 
 
+@pytest.mark.parametrize("exif_kept", [True, False])
+def test_webp_clean_original_is_a_well_formed_riff(exif_kept: bool) -> None:
+    # An odd-sized ICC profile: its chunk needs a padding byte, which the RIFF size counts.
+    icc = samples.srgb_profile()
+    icc += b"\x00" * (1 - len(icc) % 2)
+    exif = samples.exif(1, gps=True)
+    if not exif_kept:  # only what the whitelist drops: no EXIF chunk is left
+        exif = Image.Exif()
+        exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N"}
+    original = samples.encode(
+        samples.marked(), "WEBP", exif=exif, xmp=samples.XMP_WITH_LOCATION, icc_profile=icc, lossless=True
+    )
+
+    clean = validate(original + samples.HTML, "image/webp").data
+
+    assert clean[:4] == b"RIFF"
+    assert clean[8:12] == b"WEBP"
+    assert int.from_bytes(clean[4:8], "little") == len(clean) - 8
+    chunks, pos = [], 12
+    while pos < len(clean):
+        size = int.from_bytes(clean[pos + 4 : pos + 8], "little")
+        chunks.append(clean[pos : pos + 4])
+        pos += 8 + size + size % 2
+    assert pos == len(clean)
+    assert chunks[0] == b"VP8X"
+    assert (b"EXIF" in chunks) is exif_kept
+    assert b"XMP " not in chunks
+    flags = clean[20]
+    assert bool(flags & 0x08) is exif_kept  # EXIF
+    assert not flags & 0x04  # XMP
+    assert flags & 0x20  # ICC
+    image = Image.open(io.BytesIO(clean))
+    assert image.info["icc_profile"] == icc
+    assert same_pixels(clean, original)
+
+
 def test_gif_loses_comments_xmp_and_trailer_but_keeps_every_frame_and_the_loop() -> None:
     colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
     original = samples.gif_with_extras(samples.animated("GIF", colors))
