@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from infra.local import LocalStack
+from tests.local.support import objects_of
 
 pytestmark = pytest.mark.local
 
@@ -95,15 +96,7 @@ class Client:
         return image or self.image(image_id)
 
     def objects_of(self, image_id: str) -> list[str]:
-        s3 = self.stack.client("s3")
-        found = []
-        for logical_id in ("UploadsBucket", "MediaBucket"):
-            bucket = self.stack.names[logical_id]
-            listing = s3.list_objects_v2(Bucket=bucket)
-            found += [
-                f"{bucket}/{item['Key']}" for item in listing.get("Contents", []) if image_id in item["Key"]
-            ]
-        return found
+        return objects_of(self.stack, image_id)
 
 
 @pytest.fixture

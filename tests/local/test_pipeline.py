@@ -18,6 +18,7 @@ from PIL import ExifTags, Image
 
 from infra.local import LocalStack
 from infra.local.processes import FileSink
+from tests.local.support import objects_of
 from tests.photos import make_photo
 from tests.unit.samples import HTML, RED, exif, png, stored_for
 
@@ -93,16 +94,7 @@ class User:
         return content.headers["content-type"], content.content
 
     def objects_of(self, image_id: str) -> list[str]:
-        """Every object of the image in either bucket (listed, not assumed)."""
-        s3 = self.stack.client("s3")
-        found = []
-        for logical_id in ("UploadsBucket", "MediaBucket"):
-            bucket = self.stack.names[logical_id]
-            listing = s3.list_objects_v2(Bucket=bucket)
-            found += [
-                f"{bucket}/{item['Key']}" for item in listing.get("Contents", []) if image_id in item["Key"]
-            ]
-        return found
+        return objects_of(self.stack, image_id)
 
 
 def user_of(stack: LocalStack) -> Iterator[User]:
