@@ -43,11 +43,20 @@ test: setup browser ## run every test (unit, functional, contract, local stack, 
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium: Playwright's own browser download is not possible here.
+# Firefox is Debian's firefox-esr, driven over WebDriver BiDi by puppeteer-core (package-lock.json;
+# no browser download) from tests/e2e/firefox_smoke.mjs.
 .PHONY: browser
 browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; exit 1; fi; }
+	@command -v firefox-esr >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q firefox-esr; \
+	  else echo "install Debian's firefox-esr (sudo apt-get install firefox-esr) for the browser tests"; exit 1; fi; }
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q nodejs npm; \
+	  else echo "install Node.js 18+ and npm (sudo apt-get install nodejs npm) for the Firefox test"; exit 1; fi; }
+	@test -d node_modules/puppeteer-core || PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund >&2
 
 .PHONY: lint
 lint: setup ## ruff (lint + format check) and mypy
