@@ -34,6 +34,8 @@ from make_thumbnails import imaging
 from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 from validate_upload import rules
 
+from shoebox.variants import THUMBNAIL_SIZES
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_CORPUS = ROOT.parent / "shared" / "corpus" / "build_photos.sh"
 TARGET_RATIO = 0.5
@@ -56,7 +58,7 @@ def baseline(data: bytes) -> Timings:
     """What a first attempt looks like: decode it all, thumbnail() a copy per size, default WebP."""
     with Image.open(io.BytesIO(data)) as im:
         im.load()
-        for size in imaging.SIZES:
+        for size in THUMBNAIL_SIZES:
             thumbnail = im.copy()
             thumbnail.thumbnail((size, size))
             thumbnail.save(io.BytesIO(), "WEBP")
@@ -66,7 +68,7 @@ def baseline(data: bytes) -> Timings:
 def vips(data: bytes) -> Timings:
     import pyvips  # optional: only when installed (see PIPELINES)
 
-    for size in imaging.SIZES:
+    for size in THUMBNAIL_SIZES:
         pyvips.Image.thumbnail_buffer(data, size, size="down").webpsave_buffer(Q=imaging.WEBP_QUALITY)
     return {}
 

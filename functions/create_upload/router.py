@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shoebox import images, keys, media_types, storage
+from shoebox import keys, media_types, presign, records
 from shoebox.auth import Owner
 from shoebox.errors import PayloadTooLarge, UnsupportedMediaType
 from shoebox.observability import MetricUnit, logger, metrics
 from shoebox.settings import get_settings
-from shoebox.views import Image, error_responses, image_view
+from shoebox.views import ImageView, error_responses, image_view
 
 ALLOWED_CONTENT_TYPES = tuple(media_types.ACCEPTED)
 
@@ -62,7 +62,7 @@ class PutUpload(BaseModel):
 
 
 class UploadCreated(BaseModel):
-    image: Image
+    image: ImageView
     upload: Annotated[PostUpload | PutUpload, Field(discriminator="method")]
 
 
@@ -89,21 +89,21 @@ def create_upload(body: UploadRequest, owner: Owner) -> UploadCreated:
             {"field": "size", "max_bytes": settings.max_upload_bytes},
         )
 
-    image = images.create_pending(
+    record = records.create_pending(
         owner, body.filename, body.content_type, body.size, settings.pending_ttl_seconds
     )
-    logger.append_keys(image_id=image.id)
-    key = keys.incoming_key(image.id)
+    logger.append_keys(image_id=record.id)
+    key = keys.incoming_key(record.id)
     upload: PostUpload | PutUpload
     if body.method == "POST":
-        post = storage.presign_upload_post(
+        post = presign.upload_post(
             settings.uploads_bucket, key, body.content_type, body.size, settings.upload_url_ttl_seconds
         )
         upload = PostUpload(
             method="POST", url=post.url, fields=post.fields, expires_at=post.expires_at, max_bytes=body.size
         )
     else:
-        put = storage.presign_upload_put(
+        put = presign.upload_put(
             settings.uploads_bucket, key, body.content_type, settings.upload_url_ttl_seconds
         )
         upload = PutUpload(
@@ -116,4 +116,4 @@ def create_upload(body: UploadRequest, owner: Owner) -> UploadCreated:
         "upload slot issued",
         extra={"method": body.method, "content_type": body.content_type, "size": body.size},
     )
-    return UploadCreated(image=image_view(image), upload=upload)
+    return UploadCreated(image=image_view(record), upload=upload)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from shoebox import images, storage
+from shoebox import aws, records, variants
 from shoebox.auth import Owner
+from shoebox.objects import ObjectStore
 from shoebox.observability import MetricUnit, logger, metrics
 from shoebox.settings import get_settings
 from shoebox.views import error_responses
@@ -27,12 +28,13 @@ def delete_image(id: str, owner: Owner) -> Response:
     logger.append_keys(image_id=id)
     # Tombstone first: no pipeline step can move the image on (or bring it back) from here, and
     # a delete interrupted below is finished by the next one (DELETING is still deletable).
-    images.begin_delete(id, owner)
+    records.begin_delete(id, owner)
     settings = get_settings()
-    objects = images.object_keys(id)
-    storage.delete_objects(settings.uploads_bucket, objects["uploads"])
-    storage.delete_objects(settings.media_bucket, objects["media"])
-    images.finish_delete(id)
+    store = ObjectStore(aws.s3())
+    objects = variants.object_keys(id)
+    store.delete(settings.uploads_bucket, objects["uploads"])
+    store.delete(settings.media_bucket, objects["media"])
+    records.finish_delete(id)
     metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=1)
     logger.info("image deleted")
     return Response(status_code=204)

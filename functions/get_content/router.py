@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 
-from shoebox import images, views
+from shoebox import records, views
 from shoebox.auth import Owner
 from shoebox.errors import NotFound, NotReady
-from shoebox.models import Status
 from shoebox.observability import logger
+from shoebox.records import Status
+from shoebox.variants import VARIANT_NAMES
 
 router = APIRouter(tags=["images"])
 
@@ -38,18 +39,16 @@ def get_content(
     id: str,
     owner: Owner,
     variant: Annotated[
-        str, Query(description="original, " + ", ".join(views.VARIANT_NAMES[1:]) + ".")
+        str, Query(description="original, " + ", ".join(VARIANT_NAMES[1:]) + ".")
     ] = "original",
 ) -> RedirectResponse:
     logger.append_keys(image_id=id)
-    image = images.get_owned(id, owner)
-    if variant not in views.VARIANT_NAMES:
-        raise NotFound(
-            f"unknown variant {variant!r}", {"field": "variant", "allowed": list(views.VARIANT_NAMES)}
-        )
-    if image.status != Status.READY:
-        raise NotReady(f"image is {image.status}, not READY", {"status": image.status})
-    stored = views.stored_variants(image).get(variant)
+    record = records.get_owned(id, owner)
+    if variant not in VARIANT_NAMES:
+        raise NotFound(f"unknown variant {variant!r}", {"field": "variant", "allowed": list(VARIANT_NAMES)})
+    if record.status != Status.READY:
+        raise NotReady(f"image is {record.status}, not READY", {"status": record.status})
+    stored = record.ready_variants().get(variant)
     if stored is None:
         raise NotFound(f"image has no {variant} variant", {"field": "variant"})
-    return RedirectResponse(views.variant_url(image, variant, stored), status_code=302)
+    return RedirectResponse(views.variant_url(record, stored), status_code=302)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shoebox import images
+from shoebox import records
 from shoebox.auth import Owner
 from shoebox.observability import logger
-from shoebox.views import Image, error_responses, image_view
+from shoebox.views import ImageView, error_responses, image_view
 
 router = APIRouter(tags=["images"])
 
@@ -15,11 +15,11 @@ router = APIRouter(tags=["images"])
 @router.get(
     "/v1/images/{id}",
     operation_id="getImage",
-    response_model=Image,
+    response_model=ImageView,
     summary="Get an image",
     description="Its state, metadata and, once READY, short-lived URLs of every variant.",
     responses=error_responses(401, 404),
 )
-def get_image(id: str, owner: Owner) -> Image:
+def get_image(id: str, owner: Owner) -> ImageView:
     logger.append_keys(image_id=id)
-    return image_view(images.get_owned(id, owner))
+    return image_view(records.get_owned(id, owner))

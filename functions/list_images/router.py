@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from shoebox import images
+from shoebox import records
 from shoebox.auth import Owner
-from shoebox.models import Status
-from shoebox.views import Image, PublicStatus, error_responses, image_view
+from shoebox.records import Status
+from shoebox.views import ImageView, PublicStatus, error_responses, image_view
 
 router = APIRouter(tags=["images"])
 
 
 class ImageList(BaseModel):
-    items: list[Image]
+    items: list[ImageView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
 
 
@@ -34,5 +34,5 @@ def list_images(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     status: Annotated[PublicStatus | None, Query(description="Only images in this state.")] = None,
 ) -> ImageList:
-    page = images.list_owned(owner, limit, cursor, Status(status) if status else None)
-    return ImageList(items=[image_view(image) for image in page.items], next_cursor=page.next_cursor)
+    page = records.list_owned(owner, limit, cursor, Status(status) if status else None)
+    return ImageList(items=[image_view(record) for record in page.items], next_cursor=page.next_cursor)

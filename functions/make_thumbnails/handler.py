@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from make_thumbnails.service import MakeThumbnails
 from shoebox import aws, keys, pipeline
+from shoebox.objects import ObjectStore
 from shoebox.observability import logger, metrics
 from shoebox.settings import get_settings
 
@@ -18,7 +19,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return pipeline.process_batch(
         event,
         context,
-        MakeThumbnails(s3=aws.s3(), media_bucket=settings.media_bucket),
+        MakeThumbnails.from_settings(settings, ObjectStore(aws.s3())),
         prefix=keys.ORIGINALS_PREFIX,
         max_receive_count=settings.max_receive_count,
     )

@@ -9,29 +9,42 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
+from typing import Protocol
 
 from make_thumbnails import imaging
-from shoebox import images, keys
+from shoebox import records, variants
 from shoebox.errors import TransitionRefused
-from shoebox.models import ImageModel, Status
+from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
 from shoebox.observability import MetricUnit, logger, metrics
 from shoebox.pipeline import ObjectCreated
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-# An image id's objects never change once written (a retry writes the same bytes).
-CACHE_CONTROL = "private, max-age=31536000, immutable"
-_GONE = {"NoSuchKey", "404"}
-_REPLACED = {"PreconditionFailed", "412"}
-
+from shoebox.records import ImageRecord, Status
+from shoebox.settings import Settings
+from shoebox.variants import Variant
 
 # Validation stores the original just before it marks the image PROCESSING, so this step can
 # see PENDING for a few milliseconds: wait about that long rather than for SQS's retry (minutes).
 PENDING_WAIT_SECONDS = 3.0
+
+
+class Clock(Protocol):
+    """What this step needs of time: to measure it and to wait."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real time, as the time module keeps it."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
 
 
 class NotYetAccepted(RuntimeError):
@@ -40,104 +53,91 @@ class NotYetAccepted(RuntimeError):
 
 @dataclass(frozen=True)
 class MakeThumbnails:
-    s3: S3Client
+    store: ObjectStore
     media_bucket: str
+    clock: Clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, store: ObjectStore, clock: Clock = SYSTEM_CLOCK
+    ) -> MakeThumbnails:
+        return cls(store=store, media_bucket=settings.media_bucket, clock=clock)
 
     def __call__(self, created: ObjectCreated) -> None:
         image_id = created.image_id
         if created.bucket != self.media_bucket or image_id is None:
             logger.warning("ignoring an object that is no image's original", extra={"bucket": created.bucket})
             return
-        image = self._find_past_pending(image_id)
-        if image is None or image.status == Status.DELETING:
+        record = self._find_past_pending(image_id)
+        if record is None or record.status == Status.DELETING:
             logger.info("the image was deleted: removing its media objects")
             self._remove_media(image_id)
             return
-        if image.status != Status.PROCESSING:
+        if record.status != Status.PROCESSING:
             # READY: a duplicate or late event. REJECTED/FAILED: final, nothing to add.
-            logger.info("nothing to do for this image", extra={"status": image.status})
+            logger.info("nothing to do for this image", extra={"status": record.status})
             return
         data = self._read(created)
         if data is None:
             return
-        started = time.perf_counter()
+        started = self.clock.monotonic()
         thumbnails = imaging.make_thumbnails(data)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        variants = {"original": _original_variant(image)}
+        elapsed_ms = (self.clock.monotonic() - started) * 1000
+        made = [record.original_variant()]
         for thumbnail in thumbnails:
-            key = keys.thumbnail_key(image_id, thumbnail.size)
-            self.s3.put_object(
-                Bucket=self.media_bucket,
-                Key=key,
-                Body=thumbnail.data,
-                ContentType=thumbnail.content_type,
-                CacheControl=CACHE_CONTROL,
+            name = str(thumbnail.size)
+            variant = Variant(
+                name=name,
+                width=thumbnail.width,
+                height=thumbnail.height,
+                content_type=thumbnail.content_type,
+                key=variants.variant_key(image_id, name),
             )
-            variants[str(thumbnail.size)] = {
-                "width": thumbnail.width,
-                "height": thumbnail.height,
-                "content_type": thumbnail.content_type,
-                "key": key,
-            }
+            self.store.put_immutable(self.media_bucket, variant.key, thumbnail.data, variant.content_type)
+            made.append(variant)
         try:
-            images.mark_ready(image_id, variants)
+            records.mark_ready(image_id, made)
         except TransitionRefused:
-            current = images.find(image_id)
+            current = records.find(image_id)
             if current is None or current.status == Status.DELETING:
                 logger.info("the image was deleted during thumbnailing: removing its media objects")
                 self._remove_media(image_id)
             else:
                 logger.info("already done (a duplicate event)", extra={"status": current.status})
             return
-        logger.info("image ready", extra={"variants": sorted(variants), "thumbnail_ms": round(elapsed_ms)})
+        names = sorted(variant.name for variant in made)
+        logger.info("image ready", extra={"variants": names, "thumbnail_ms": round(elapsed_ms)})
         metrics.add_metric(name="ImagesReady", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ThumbnailMilliseconds", unit=MetricUnit.Milliseconds, value=elapsed_ms)
 
-    def _find_past_pending(self, image_id: str) -> ImageModel | None:
-        image = images.find(image_id)
-        delay, deadline = 0.05, time.monotonic() + PENDING_WAIT_SECONDS
-        while image is not None and image.status == Status.PENDING:
-            if time.monotonic() + delay > deadline:
+    def _find_past_pending(self, image_id: str) -> ImageRecord | None:
+        record = records.find(image_id)
+        delay, deadline = 0.05, self.clock.monotonic() + PENDING_WAIT_SECONDS
+        while record is not None and record.status == Status.PENDING:
+            if self.clock.monotonic() + delay > deadline:
                 raise NotYetAccepted(f"image {image_id} is still PENDING although its original is stored")
-            time.sleep(delay)
+            self.clock.sleep(delay)
             delay *= 2
-            image = images.find(image_id)
-        return image
+            record = records.find(image_id)
+        return record
 
     def _read(self, created: ObjectCreated) -> bytes | None:
         """The original of the event (If-Match on its ETag), or None when it was replaced (the
         new version has its own event) or deleted along with its image."""
         try:
-            if created.etag:
-                response = self.s3.get_object(Bucket=created.bucket, Key=created.key, IfMatch=created.etag)
-            else:
-                response = self.s3.get_object(Bucket=created.bucket, Key=created.key)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code in _REPLACED:
-                logger.info("the original was replaced since this event: its own event follows")
+            return self.store.read(created.bucket, created.key, created.etag).data
+        except ObjectReplaced:
+            logger.info("the original was replaced since this event: its own event follows")
+            return None
+        except ObjectGone:
+            current = records.find(created.image_id or "")
+            if current is None or current.status == Status.DELETING:
+                logger.info("the original was deleted with its image: nothing to do")
                 return None
-            if code in _GONE:
-                current = images.find(created.image_id or "")
-                if current is None or current.status == Status.DELETING:
-                    logger.info("the original was deleted with its image: nothing to do")
-                    return None
-                # A PROCESSING image without its original must not stay PROCESSING: let the
-                # retries run out and mark it FAILED.
+            # A PROCESSING image without its original must not stay PROCESSING: let the
+            # retries run out and mark it FAILED.
             raise
-        with response["Body"] as body:
-            return body.read()
 
     def _remove_media(self, image_id: str) -> None:
         # Deterministic keys: no listing needed, and deleting a missing key is not an error.
-        for key in images.object_keys(image_id)["media"]:
-            self.s3.delete_object(Bucket=self.media_bucket, Key=key)
-
-
-def _original_variant(image: ImageModel) -> dict[str, Any]:
-    return {
-        "width": int(image.width or 0),
-        "height": int(image.height or 0),
-        "content_type": image.stored_content_type or image.content_type,
-        "key": keys.original_key(image.id),
-    }
+        self.store.delete(self.media_bucket, variants.object_keys(image_id)["media"])

@@ -6,9 +6,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shoebox import aws, keys, pipeline
+from shoebox.objects import ObjectStore
 from shoebox.observability import logger, metrics
 from shoebox.settings import get_settings
-from validate_upload.service import Validate
+from validate_upload.service import ValidateUpload
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -18,7 +19,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return pipeline.process_batch(
         event,
         context,
-        Validate.from_settings(settings, aws.s3()),
+        ValidateUpload.from_settings(settings, ObjectStore(aws.s3())),
         prefix=keys.INCOMING_PREFIX,
         max_receive_count=settings.max_receive_count,
     )

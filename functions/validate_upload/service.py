@@ -10,39 +10,30 @@ Order matters for at-least-once delivery (DESIGN decision 8):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.metrics import single_metric
-from botocore.exceptions import ClientError
 
-from shoebox import images, keys
+from shoebox import keys, records
 from shoebox.errors import TransitionRefused
-from shoebox.models import ImageModel, Status
+from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
 from shoebox.observability import MetricUnit, logger, metrics
 from shoebox.pipeline import ObjectCreated
+from shoebox.records import ImageRecord, Status
 from shoebox.settings import Settings
 from validate_upload import rules
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-
-# An image id's objects never change once written (a retry writes the same bytes).
-CACHE_CONTROL = "private, max-age=31536000, immutable"
-# The object was deleted, or replaced by a newer upload that has its own event.
-_GONE_OR_REPLACED = {"NoSuchKey", "404", "PreconditionFailed", "412"}
-
 
 @dataclass(frozen=True)
-class Validate:
-    s3: S3Client
+class ValidateUpload:
+    store: ObjectStore
     uploads_bucket: str
     media_bucket: str
     limits: rules.Limits
 
     @classmethod
-    def from_settings(cls, settings: Settings, s3: S3Client) -> Validate:
+    def from_settings(cls, settings: Settings, store: ObjectStore) -> ValidateUpload:
         return cls(
-            s3=s3,
+            store=store,
             uploads_bucket=settings.uploads_bucket,
             media_bucket=settings.media_bucket,
             limits=rules.Limits(
@@ -56,50 +47,47 @@ class Validate:
         if created.bucket != self.uploads_bucket or not created.key.startswith(keys.INCOMING_PREFIX):
             logger.warning("ignoring an object outside the uploads", extra={"bucket": created.bucket})
             return
-        image = images.find(created.image_id) if created.image_id else None
-        if image is None or image.status != Status.PENDING:
+        record = records.find(created.image_id) if created.image_id else None
+        if record is None or record.status != Status.PENDING:
             # No slot (a stray, expired or deleted upload) or past validation (a duplicate or a
             # second upload to the same slot): the bytes are never processed, only removed.
             logger.info(
                 "no PENDING image for this upload: deleting it",
-                extra={"status": image.status if image else None},
+                extra={"status": record.status if record else None},
             )
             self._delete_incoming(created.key)
             return
         try:
             # Before reading a byte: the event says how big the object is.
-            rules.check_size(created.size, int(image.size), self.limits)
-            data = self._read(created, image)
+            rules.check_size(created.size, int(record.size), self.limits)
+            data = self._read(created, record)
             if data is None:
                 return
-            clean = rules.validate(data, image.content_type, int(image.size), self.limits)
+            clean = rules.validate(data, record.content_type, int(record.size), self.limits)
         except rules.Rejection as rejection:
-            self._reject(image.id, created.key, rejection)
+            self._reject(record.id, created.key, rejection)
             return
-        self._accept(image.id, created, clean)
+        self._accept(record.id, created, clean)
 
-    def _read(self, created: ObjectCreated, image: ImageModel) -> bytes | None:
+    def _read(self, created: ObjectCreated, record: ImageRecord) -> bytes | None:
         """The bytes of exactly the object version of the event (If-Match on its ETag), or None
         when that version is gone (a duplicate finished first) or replaced (its event follows)."""
-        try:
-            if created.etag:
-                response = self.s3.get_object(Bucket=created.bucket, Key=created.key, IfMatch=created.etag)
-            else:
-                response = self.s3.get_object(Bucket=created.bucket, Key=created.key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _GONE_OR_REPLACED:
-                logger.info("the uploaded object is gone or was replaced: nothing to do")
-                return None
-            raise
-        with response["Body"] as body:
+
+        def check_served_size(size: int) -> None:
             # The event's size is S3's own, but check what is actually served before reading it.
-            rules.check_size(response["ContentLength"], int(image.size), self.limits)
-            return body.read()
+            rules.check_size(size, int(record.size), self.limits)
+
+        try:
+            stored = self.store.read(created.bucket, created.key, created.etag, check_size=check_served_size)
+        except (ObjectGone, ObjectReplaced):
+            logger.info("the uploaded object is gone or was replaced: nothing to do")
+            return None
+        return stored.data
 
     def _reject(self, image_id: str, key: str, rejection: rules.Rejection) -> None:
         code = str(rejection.code)
         try:
-            images.mark_rejected(image_id, code, rejection.message)
+            records.mark_rejected(image_id, code, rejection.message)
         except TransitionRefused:
             logger.info("rejection not recorded: the image moved on or was deleted")
         else:
@@ -109,15 +97,14 @@ class Validate:
 
     def _accept(self, image_id: str, created: ObjectCreated, clean: rules.CleanImage) -> None:
         original = keys.original_key(image_id)
-        self.s3.put_object(
-            Bucket=self.media_bucket,
-            Key=original,
-            Body=clean.data,
-            ContentType=clean.content_type,
-            CacheControl=CACHE_CONTROL,
-            Metadata={"image-id": image_id, "sha256": clean.sha256},
+        self.store.put_immutable(
+            self.media_bucket,
+            original,
+            clean.data,
+            clean.content_type,
+            metadata={"image-id": image_id, "sha256": clean.sha256},
         )
-        accepted = images.Accepted(
+        accepted = records.Accepted(
             stored_size=len(clean.data),
             content_type=clean.content_type,
             format=clean.format,
@@ -127,13 +114,13 @@ class Validate:
             source_etag=created.etag,
         )
         try:
-            images.mark_processing(image_id, accepted)
+            records.mark_processing(image_id, accepted)
         except TransitionRefused:
-            current = images.find(image_id)
+            current = records.find(image_id)
             if current is None or current.status == Status.DELETING:
                 # Deleted while we worked: take back what this step wrote.
                 logger.info("the image was deleted during validation: removing its original")
-                self.s3.delete_object(Bucket=self.media_bucket, Key=original)
+                self.store.delete(self.media_bucket, [original])
             else:
                 logger.info("already validated (a duplicate event)", extra={"status": current.status})
         else:
@@ -145,7 +132,7 @@ class Validate:
         self._delete_incoming(created.key)
 
     def _delete_incoming(self, key: str) -> None:
-        self.s3.delete_object(Bucket=self.uploads_bucket, Key=key)
+        self.store.delete(self.uploads_bucket, [key])
 
 
 def _count_rejection(code: str) -> None:

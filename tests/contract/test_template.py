@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from infra.local.template import Template, load_template, references
 from infra.local.topology import Topology
 from shoebox import keys
-from shoebox.models import ImageModel
+from shoebox.records import ImageRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = load_template(ROOT / "template.yaml")
@@ -80,7 +80,7 @@ def test_only_health_is_public() -> None:
 
 def test_the_table_matches_the_model() -> None:
     table = DOCUMENT["Resources"]["ImagesTable"]["Properties"]
-    schema = ImageModel._get_schema()
+    schema = ImageRecord._get_schema()
     assert _key_schema(table["KeySchema"]) == _key_schema(schema["key_schema"])
     template_types = {item["AttributeName"]: item["AttributeType"] for item in table["AttributeDefinitions"]}
     model_types = {item["AttributeName"]: item["AttributeType"] for item in schema["attribute_definitions"]}
@@ -91,7 +91,7 @@ def test_the_table_matches_the_model() -> None:
     for name, index in template_indexes.items():
         assert _key_schema(index["KeySchema"]) == _key_schema(model_indexes[name]["key_schema"])
         assert index["Projection"]["ProjectionType"] == model_indexes[name]["projection"]["ProjectionType"]
-    ttl = ImageModel._ttl_attribute()
+    ttl = ImageRecord._ttl_attribute()
     assert ttl is not None
     assert table["TimeToLiveSpecification"] == {"AttributeName": ttl.attr_name, "Enabled": True}
 

@@ -1,4 +1,4 @@
-"""The presigned POST, PUT and GET that `shoebox.storage` hands out, sent to a real S3 server.
+"""The presigned POST, PUT and GET that `shoebox.presign` hands out, sent to a real S3 server.
 
 The unit tier decodes the policy and asserts what S3 would enforce; here SeaweedFS enforces it
 (tests/enforcing/seaweedfs.py). Every refusal is the accepted request with one thing changed,
@@ -26,7 +26,7 @@ import boto3
 import httpx
 import pytest
 
-from shoebox import aws, keys, media_types, storage
+from shoebox import aws, keys, media_types, presign
 from tests.enforcing.seaweedfs import SeaweedFS
 
 pytestmark = pytest.mark.enforcing
@@ -44,7 +44,7 @@ def new_key() -> str:
 
 
 def send(
-    upload: storage.PresignedPost,
+    upload: presign.PresignedPost,
     content: bytes,
     changes: dict[str, str | None] | None = None,
     url: str | None = None,
@@ -88,7 +88,7 @@ def test_the_exact_upload_is_accepted_and_stored_with_its_type(
 ) -> None:
     key = new_key()
     content = secrets.token_bytes(SIZE)  # the declared size: the top of the range
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, content_type, SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, content_type, SIZE, TTL)
 
     response = send(upload, content)
 
@@ -102,7 +102,7 @@ def test_the_exact_upload_is_accepted_and_stored_with_its_type(
 @pytest.mark.parametrize("sent_type", ["image/png", "text/html", "image/jpeg; charset=utf-8", None])
 def test_another_content_type_is_refused(seaweedfs: SeaweedFS, sent_type: str | None) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(upload, secrets.token_bytes(100), {"Content-Type": sent_type})
 
@@ -112,7 +112,7 @@ def test_another_content_type_is_refused(seaweedfs: SeaweedFS, sent_type: str | 
 
 def test_a_file_larger_than_declared_is_refused(seaweedfs: SeaweedFS) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(upload, secrets.token_bytes(SIZE + 1))
 
@@ -122,7 +122,7 @@ def test_a_file_larger_than_declared_is_refused(seaweedfs: SeaweedFS) -> None:
 
 def test_an_empty_file_is_refused(seaweedfs: SeaweedFS) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(upload, b"")
 
@@ -140,7 +140,7 @@ def test_an_empty_file_is_refused(seaweedfs: SeaweedFS) -> None:
 )
 def test_the_client_cannot_choose_the_key(seaweedfs: SeaweedFS, chosen_key: str) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(upload, secrets.token_bytes(100), {"key": chosen_key})
 
@@ -151,7 +151,7 @@ def test_the_client_cannot_choose_the_key(seaweedfs: SeaweedFS, chosen_key: str)
 
 def test_the_form_cannot_be_sent_to_another_bucket(seaweedfs: SeaweedFS) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
     assert upload.url == f"{seaweedfs.endpoint}/{seaweedfs.uploads}"  # path-style
 
     response = send(upload, secrets.token_bytes(100), url=f"{seaweedfs.endpoint}/{seaweedfs.media}")
@@ -162,7 +162,7 @@ def test_the_form_cannot_be_sent_to_another_bucket(seaweedfs: SeaweedFS) -> None
 
 def test_a_field_the_policy_does_not_name_is_refused(seaweedfs: SeaweedFS) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(upload, secrets.token_bytes(100), {"x-amz-meta-owner": "mallory"})
 
@@ -173,7 +173,7 @@ def test_a_field_the_policy_does_not_name_is_refused(seaweedfs: SeaweedFS) -> No
 def test_a_rewritten_policy_is_refused(seaweedfs: SeaweedFS) -> None:
     # The client widens the size range and sends a bigger file under the original signature.
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
     policy = json.loads(base64.b64decode(upload.fields["policy"]))
     policy["conditions"] = [
         ["content-length-range", 1, 10 * SIZE] if isinstance(c, list) else c for c in policy["conditions"]
@@ -187,7 +187,7 @@ def test_a_rewritten_policy_is_refused(seaweedfs: SeaweedFS) -> None:
 
 def test_a_tampered_signature_is_refused(seaweedfs: SeaweedFS) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(
         upload, secrets.token_bytes(100), {"x-amz-signature": tampered(upload.fields["x-amz-signature"])}
@@ -212,7 +212,7 @@ def test_the_form_signed_with_a_session_token_is_accepted(
     seaweedfs: SeaweedFS, lambda_credentials: str
 ) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
     assert upload.fields["x-amz-security-token"] == lambda_credentials
 
     response = send(upload, secrets.token_bytes(100))
@@ -226,7 +226,7 @@ def test_the_session_token_cannot_be_dropped_or_changed(
     seaweedfs: SeaweedFS, lambda_credentials: str, sent_token: str | None
 ) -> None:
     key = new_key()
-    upload = storage.presign_upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
+    upload = presign.upload_post(seaweedfs.uploads, key, "image/jpeg", SIZE, TTL)
 
     response = send(upload, secrets.token_bytes(100), {"x-amz-security-token": sent_token})
 
@@ -242,9 +242,9 @@ class Expired:
     """Links issued with a 1 s lifetime, handed to the tests once every one has expired."""
 
     post_key: str
-    post: storage.PresignedPost
+    post: presign.PresignedPost
     put_key: str
-    put: storage.PresignedPut
+    put: presign.PresignedPut
     download: str
 
 
@@ -258,10 +258,10 @@ def expired(seaweedfs: SeaweedFS) -> Expired:
     issued = time.monotonic()
     links = Expired(
         post_key=post_key,
-        post=storage.presign_upload_post(seaweedfs.uploads, post_key, "image/jpeg", SIZE, SHORT_TTL),
+        post=presign.upload_post(seaweedfs.uploads, post_key, "image/jpeg", SIZE, SHORT_TTL),
         put_key=put_key,
-        put=storage.presign_upload_put(seaweedfs.uploads, put_key, "image/png", SHORT_TTL),
-        download=storage.presign_download(seaweedfs.uploads, existing, "image/png", "a.png", SHORT_TTL),
+        put=presign.upload_put(seaweedfs.uploads, put_key, "image/png", SHORT_TTL),
+        download=presign.download_url(seaweedfs.uploads, existing, "image/png", "a.png", SHORT_TTL),
     )
     time.sleep(max(0.0, issued + SHORT_TTL + EXPIRY_MARGIN - time.monotonic()))
     return links
@@ -296,7 +296,7 @@ def test_an_expired_download_is_refused(expired: Expired) -> None:
 def test_a_put_with_the_signed_content_type_is_accepted(seaweedfs: SeaweedFS) -> None:
     key = new_key()
     content = secrets.token_bytes(SIZE)
-    upload = storage.presign_upload_put(seaweedfs.uploads, key, "image/webp", TTL)
+    upload = presign.upload_put(seaweedfs.uploads, key, "image/webp", TTL)
 
     response = httpx.put(upload.url, content=content, headers=upload.headers)
 
@@ -311,7 +311,7 @@ def test_a_put_with_the_signed_content_type_is_accepted(seaweedfs: SeaweedFS) ->
 )
 def test_a_put_with_another_content_type_is_refused(seaweedfs: SeaweedFS, headers: dict[str, str]) -> None:
     key = new_key()
-    upload = storage.presign_upload_put(seaweedfs.uploads, key, "image/webp", TTL)
+    upload = presign.upload_put(seaweedfs.uploads, key, "image/webp", TTL)
 
     response = httpx.put(upload.url, content=secrets.token_bytes(100), headers=headers)
 
@@ -321,7 +321,7 @@ def test_a_put_with_another_content_type_is_refused(seaweedfs: SeaweedFS, header
 
 def test_a_put_to_another_key_is_refused(seaweedfs: SeaweedFS) -> None:
     key, other = new_key(), new_key()
-    upload = storage.presign_upload_put(seaweedfs.uploads, key, "image/webp", TTL)
+    upload = presign.upload_put(seaweedfs.uploads, key, "image/webp", TTL)
 
     response = httpx.put(upload.url.replace(key, other), content=b"x", headers=upload.headers)
 
@@ -350,21 +350,21 @@ def test_a_download_serves_the_object_with_our_type_and_name(
     seaweedfs: SeaweedFS, existing: tuple[str, bytes]
 ) -> None:
     key, content = existing
-    url = storage.presign_download(seaweedfs.uploads, key, "image/webp", "café 256.webp", 300)
+    url = presign.download_url(seaweedfs.uploads, key, "image/webp", "café 256.webp", 300)
 
     response = httpx.get(url)
 
     assert response.status_code == 200, response.text
     assert response.content == content
     assert response.headers["content-type"] == "image/webp"
-    assert response.headers["content-disposition"] == storage.inline_disposition("café 256.webp")
+    assert response.headers["content-disposition"] == presign.inline_disposition("café 256.webp")
 
 
 def test_a_download_with_a_tampered_signature_is_refused(
     seaweedfs: SeaweedFS, existing: tuple[str, bytes]
 ) -> None:
     key, _ = existing
-    url = storage.presign_download(seaweedfs.uploads, key, "image/webp", "a.webp", 300)
+    url = presign.download_url(seaweedfs.uploads, key, "image/webp", "a.webp", 300)
     signature = parse_qs(urlparse(url).query)["X-Amz-Signature"][0]
 
     response = httpx.get(url.replace(signature, tampered(signature)))
@@ -376,7 +376,7 @@ def test_a_download_cannot_be_moved_to_another_key(seaweedfs: SeaweedFS, existin
     key, _ = existing
     other = new_key()
     seaweedfs.admin.put_object(Bucket=seaweedfs.uploads, Key=other, Body=b"someone else's")
-    url = storage.presign_download(seaweedfs.uploads, key, "image/webp", "a.webp", 300)
+    url = presign.download_url(seaweedfs.uploads, key, "image/webp", "a.webp", 300)
 
     response = httpx.get(url.replace(key, other))
 
@@ -386,7 +386,7 @@ def test_a_download_cannot_be_moved_to_another_key(seaweedfs: SeaweedFS, existin
 def test_the_served_type_cannot_be_changed(seaweedfs: SeaweedFS, existing: tuple[str, bytes]) -> None:
     # Served as text/html, an uploaded file could run script on the bucket's origin.
     key, _ = existing
-    url = storage.presign_download(seaweedfs.uploads, key, "image/webp", "a.webp", 300)
+    url = presign.download_url(seaweedfs.uploads, key, "image/webp", "a.webp", 300)
     signed_type = "response-content-type=image%2Fwebp"
     assert signed_type in url
 

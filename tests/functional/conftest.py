@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 
 from shoebox import aws
-from shoebox.models import ImageModel
 from shoebox.observability import logger, metrics
+from shoebox.records import ImageRecord
 from shoebox.settings import get_settings
 from tests.functional.harness import (
     MAX_UPLOAD_BYTES,
@@ -57,7 +57,7 @@ def lambda_environment() -> Iterator[None]:
         get_settings.cache_clear()
         aws.reset()
         # PynamoDB keeps one connection per model, table name included: start from a clean one.
-        patch.setattr(ImageModel, "_connection", None)
+        patch.setattr(ImageRecord, "_connection", None)
         yield
         get_settings.cache_clear()
         aws.reset()

@@ -24,7 +24,8 @@ from get_image.handler import handler as get_image
 from list_images.handler import handler as list_images
 from samtranslator.yaml_helper import yaml_parse
 
-from shoebox import images, keys
+from shoebox import keys, records
+from shoebox.variants import ORIGINAL, THUMBNAIL_SIZES, Variant, variant_key
 from tests.events import LambdaContext, load_event
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -173,12 +174,12 @@ class Cloud:
 
     def make_ready(self, image_id: str, width: int = 2000, height: int = 1500) -> None:
         """What validation and thumbnails would do: objects in the media bucket, then the
-        PROCESSING and READY transitions through the service."""
+        PROCESSING and READY transitions through `records`."""
         self.s3.put_object(Bucket=self.uploads, Key=keys.incoming_key(image_id), Body=b"raw")
         self.s3.put_object(Bucket=self.media, Key=keys.original_key(image_id), Body=b"original")
-        images.mark_processing(
+        records.mark_processing(
             image_id,
-            images.Accepted(
+            records.Accepted(
                 stored_size=8,
                 content_type="image/jpeg",
                 format="JPEG",
@@ -188,24 +189,15 @@ class Cloud:
                 source_etag='"etag"',
             ),
         )
-        variants: dict[str, dict[str, Any]] = {
-            "original": {
-                "width": width,
-                "height": height,
-                "content_type": "image/jpeg",
-                "key": keys.original_key(image_id),
-            }
-        }
-        for size in keys.THUMBNAIL_SIZES:
+        variants = [Variant(ORIGINAL, width, height, "image/jpeg", variant_key(image_id, ORIGINAL))]
+        for size in THUMBNAIL_SIZES:
             if size > max(width, height):
                 continue  # a thumbnail is never larger than the original
             scale = size / max(width, height)
-            key = keys.thumbnail_key(image_id, size)
-            self.s3.put_object(Bucket=self.media, Key=key, Body=b"webp")
-            variants[str(size)] = {
-                "width": round(width * scale),
-                "height": round(height * scale),
-                "content_type": "image/webp",
-                "key": key,
-            }
-        images.mark_ready(image_id, variants)
+            name = str(size)
+            variant = Variant(
+                name, round(width * scale), round(height * scale), "image/webp", variant_key(image_id, name)
+            )
+            self.s3.put_object(Bucket=self.media, Key=variant.key, Body=b"webp")
+            variants.append(variant)
+        records.mark_ready(image_id, variants)

@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from make_thumbnails.handler import handler as thumbnail_handler
 from validate_upload.handler import handler as validate_handler
 
-from shoebox import aws, images, keys
-from shoebox.models import ImageModel
+from shoebox import aws, keys, records
+from shoebox.records import ImageRecord
 from tests.events import LambdaContext, load_s3_event
 from tests.unit.samples import encode, exif, marked, stored_for
 
@@ -61,8 +61,8 @@ class Flow:
     media: str
     calls: list[tuple[str, str]] = field(default_factory=list)
 
-    def pending(self, content_type: str = "image/jpeg", size: int = 25 * 1024 * 1024) -> ImageModel:
-        return images.create_pending(OWNER, "holiday.jpg", content_type, size, 86_400)
+    def pending(self, content_type: str = "image/jpeg", size: int = 25 * 1024 * 1024) -> ImageRecord:
+        return records.create_pending(OWNER, "holiday.jpg", content_type, size, 86_400)
 
     def upload(self, image_id: str, data: bytes) -> str:
         """PUT the bytes where the slot says; the ETag as S3 events carry it (unquoted)."""
@@ -97,14 +97,14 @@ class Flow:
         response: dict[str, Any] = thumbnail_handler(event, LambdaContext(function_name="ThumbnailFunction"))
         return response
 
-    def accept(self, data: bytes | None = None) -> ImageModel:
+    def accept(self, data: bytes | None = None) -> ImageRecord:
         """An image through validation: PROCESSING, its original stored."""
         image = self.pending()
         assert self.validate(self.uploaded_event(image.id, data or photo())) == {"batchItemFailures": []}
         return self.record(image.id)
 
-    def record(self, image_id: str) -> ImageModel:
-        image = images.find(image_id)
+    def record(self, image_id: str) -> ImageRecord:
+        image = records.find(image_id)
         assert image is not None
         return image
 
@@ -125,10 +125,12 @@ class Flow:
     # ---- watching and breaking the handlers' own S3 client
 
     def record_calls(self) -> None:
-        """Remember (operation, key) of every call the handlers' S3 client makes."""
+        """Remember (operation, key) of every call the handlers' S3 client makes; a batch delete
+        once per key."""
 
         def remember(params: dict[str, Any], model: Any, **_: Any) -> None:
-            self.calls.append((model.name, params.get("Key", "")))
+            batch = [item["Key"] for item in params.get("Delete", {}).get("Objects", [])]
+            self.calls += [(model.name, key) for key in batch or [params.get("Key", "")]]
 
         aws.s3().meta.events.register("provide-client-params.s3.*", remember)
 
@@ -162,9 +164,9 @@ class Flow:
 
 def delete_concurrently(image_id: str, finish: bool) -> None:
     """What the delete function does to the record: tombstone, and (if `finish`) remove it."""
-    images.begin_delete(image_id, OWNER)
+    records.begin_delete(image_id, OWNER)
     if finish:
-        images.finish_delete(image_id)
+        records.finish_delete(image_id)
 
 
 def batch(*events: dict[str, Any]) -> dict[str, Any]:

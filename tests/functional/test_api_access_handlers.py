@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shoebox import images
+from shoebox import records
 from tests.events import LambdaContext, load_event
 from tests.functional.harness import TABLE, Api, Cloud
 
@@ -106,7 +106,7 @@ def test_an_unexpected_failure_is_a_plain_500(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals: table arn:aws:dynamodb:...")
 
-    monkeypatch.setattr(images, "get_owned", broken)
+    monkeypatch.setattr(records, "get_owned", broken)
     reply = api.get(image_id)
 
     assert reply.status == 500

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from shoebox import keys
-from shoebox.models import ImageModel
 from shoebox.observability import logger
+from shoebox.records import ImageRecord
 from tests.events import load_event
 from tests.functional.harness import MAX_UPLOAD_BYTES, Api, Cloud, Output
 
@@ -19,8 +19,8 @@ ALLOWED = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "
 VALID = {"filename": "holiday.jpg", "content_type": "image/jpeg", "size": 2481152}
 
 
-def records() -> list[ImageModel]:
-    return list(ImageModel.scan())
+def records() -> list[ImageRecord]:
+    return list(ImageRecord.scan())
 
 
 def test_post_slot_pins_the_server_chosen_key(api: Api, cloud: Cloud) -> None:
@@ -53,7 +53,7 @@ def test_post_slot_pins_the_server_chosen_key(api: Api, cloud: Cloud) -> None:
     assert abs((expires - datetime.now(UTC)).total_seconds() - 900) < 10
 
     # The PENDING record belongs to the token's subject and remembers what was declared.
-    record = ImageModel.get(image["id"])
+    record = ImageRecord.get(image["id"])
     assert record.owner == "alice"
     assert record.status == "PENDING"
     assert record.upload_key == f"incoming/{image['id']}"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from shoebox import images, keys
-from shoebox.models import ImageModel
+from shoebox import keys, records
+from shoebox.records import ImageRecord
 from tests.functional.harness import Api, Cloud, Output
 
 
@@ -24,9 +24,9 @@ def test_delete_removes_every_object_and_the_record(api: Api, cloud: Cloud) -> N
     assert reply.status == 204
     assert reply.body == ""
     assert not [key for key in cloud.keys_in(cloud.uploads) + cloud.keys_in(cloud.media) if image_id in key]
-    assert images.find(image_id) is None
-    with pytest.raises(ImageModel.DoesNotExist):
-        ImageModel.get(image_id)
+    assert records.find(image_id) is None
+    with pytest.raises(ImageRecord.DoesNotExist):
+        ImageRecord.get(image_id)
     # The neighbour is untouched.
     assert len([key for key in cloud.keys_in(cloud.media) if other in key]) == 4
     assert api.get(other).status == 200
@@ -49,23 +49,23 @@ def test_any_visible_state_can_be_deleted(api: Api, cloud: Cloud, state: str) ->
     if state == "PENDING_UPLOADED":
         cloud.s3.put_object(Bucket=cloud.uploads, Key=keys.incoming_key(image_id), Body=b"bytes")
     elif state == "REJECTED":
-        images.mark_rejected(image_id, "NOT_AN_IMAGE", "text")
+        records.mark_rejected(image_id, "NOT_AN_IMAGE", "text")
     elif state == "FAILED":
-        images.mark_failed(image_id, "INTERNAL_ERROR", "boom")
+        records.mark_failed(image_id, "INTERNAL_ERROR", "boom")
 
     assert api.delete(image_id).status == 204
-    assert images.find(image_id) is None
+    assert records.find(image_id) is None
     assert cloud.keys_in(cloud.uploads) == []
 
 
 def test_an_interrupted_delete_is_finished_by_the_next(api: Api, cloud: Cloud) -> None:
     image_id = api.upload_slot()["id"]
     cloud.make_ready(image_id)
-    images.begin_delete(image_id, "alice")  # ...and the function died before the objects went
+    records.begin_delete(image_id, "alice")  # ...and the function died before the objects went
 
     assert api.get(image_id).status == 404  # a tombstone is already gone for the API
     assert api.delete(image_id).status == 204
-    assert images.find(image_id) is None
+    assert records.find(image_id) is None
     assert [key for key in cloud.keys_in(cloud.media) if image_id in key] == []
 
 

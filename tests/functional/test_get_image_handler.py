@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from shoebox import images, keys
+from shoebox import keys, records
 from tests.functional.harness import Api, Cloud
 
 
@@ -61,7 +61,7 @@ def test_a_small_image_has_no_larger_thumbnails(api: Api, cloud: Cloud) -> None:
 
 def test_a_rejected_image_says_why(api: Api, cloud: Cloud) -> None:
     image_id = api.upload_slot()["id"]
-    images.mark_rejected(image_id, "TYPE_MISMATCH", "declared image/jpeg, got PNG")
+    records.mark_rejected(image_id, "TYPE_MISMATCH", "declared image/jpeg, got PNG")
 
     image = api.get(image_id).json
 
@@ -119,13 +119,13 @@ def test_content_of_a_thumbnail(api: Api, cloud: Cloud, variant: str) -> None:
 @pytest.mark.parametrize("status", ["PENDING", "PROCESSING", "REJECTED", "FAILED"])
 def test_content_before_ready_is_409(api: Api, cloud: Cloud, status: str) -> None:
     image_id = api.upload_slot()["id"]
-    accepted = images.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
+    accepted = records.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
     if status == "PROCESSING":
-        images.mark_processing(image_id, accepted)
+        records.mark_processing(image_id, accepted)
     elif status == "REJECTED":
-        images.mark_rejected(image_id, "CORRUPT_IMAGE", "truncated")
+        records.mark_rejected(image_id, "CORRUPT_IMAGE", "truncated")
     elif status == "FAILED":
-        images.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
+        records.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
 
     reply = api.content(image_id)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shoebox import images
+from shoebox import records
 from tests.functional.harness import Api, Cloud
 
 
@@ -79,7 +79,7 @@ def test_status_filter(api: Api, cloud: Cloud) -> None:
     for image_id in ready:
         cloud.make_ready(image_id)
     rejected = slots(api, 1)
-    images.mark_rejected(rejected[0], "NOT_AN_IMAGE", "not an image")
+    records.mark_rejected(rejected[0], "NOT_AN_IMAGE", "not an image")
 
     def listed(status: str) -> set[str]:
         reply = api.list(status=status)
@@ -121,7 +121,7 @@ def test_a_ready_image_lists_its_variants(api: Api, cloud: Cloud) -> None:
 
 def test_a_deleting_image_is_not_listed(api: Api, cloud: Cloud) -> None:
     kept, going = slots(api, 2)
-    images.begin_delete(going, "alice")
+    records.begin_delete(going, "alice")
     assert [item["id"] for item in api.list().json["items"]] == [kept]
 
 

@@ -4,16 +4,20 @@ ValidateFunction before it, the whole pipeline from upload to READY."""
 from __future__ import annotations
 
 import io
-import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from make_thumbnails import service
+from make_thumbnails.service import MakeThumbnails
 from PIL import Image
 
-from shoebox import images, keys
-from shoebox.models import Status
+from shoebox import aws, keys, pipeline, records, variants
+from shoebox.objects import ObjectStore
+from shoebox.records import Status
+from shoebox.settings import get_settings
 from tests.events import load_s3_event
 from tests.functional.pipeline_support import (
     Flow,
@@ -31,12 +35,38 @@ def flow(cloud: Any) -> Flow:
     return Flow(cloud.s3, cloud.uploads, cloud.media)
 
 
+@dataclass
+class FakeClock:
+    """Time that passes only when the step sleeps; `on_sleep` runs at each sleep."""
+
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+    on_sleep: Callable[[], None] = lambda: None
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.on_sleep()
+
+
+def thumbnails_on(clock: FakeClock, event: dict[str, Any]) -> Any:
+    """The thumbnail step as the handler builds it, on `clock`, over a batch as the handler runs it."""
+    settings = get_settings()
+    step = MakeThumbnails.from_settings(settings, ObjectStore(aws.s3()), clock=clock)
+    return pipeline.process_batch(
+        event, None, step, prefix=keys.ORIGINALS_PREFIX, max_receive_count=settings.max_receive_count
+    )
+
+
 def media_keys(image_id: str) -> list[str]:
-    return sorted(images.object_keys(image_id)["media"])
+    return sorted(variants.object_keys(image_id)["media"])
 
 
 def store_every_media_object(flow: Flow, image_id: str) -> None:
-    for key in images.object_keys(image_id)["media"]:
+    for key in variants.object_keys(image_id)["media"]:
         flow.s3.put_object(Bucket=flow.media, Key=key, Body=b"left over")
 
 
@@ -119,8 +149,8 @@ def test_a_final_image_is_left_alone(flow: Flow, status: Status) -> None:
     image = flow.accept()
     event = flow.original_event(image.id)
     if status == Status.FAILED:
-        images.mark_failed(image.id, "INTERNAL_ERROR", "gave up")
-    else:  # not reachable through the service from PROCESSING: written as a test fixture
+        records.mark_failed(image.id, "INTERNAL_ERROR", "gave up")
+    else:  # not reachable through `records` from PROCESSING: written as a test fixture
         record = flow.record(image.id)
         record.update(actions=[type(record).status.set(status.value)])
     flow.record_calls()
@@ -131,9 +161,7 @@ def test_a_final_image_is_left_alone(flow: Flow, status: Status) -> None:
     assert flow.calls == []
 
 
-def test_an_original_seen_before_validation_marked_it_waits_for_processing(
-    flow: Flow, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_original_seen_before_validation_marked_it_waits_for_processing(flow: Flow) -> None:
     image = flow.accept()
     event = flow.original_event(image.id)
     # Back to the instant between validation's PutObject and its move to PROCESSING...
@@ -141,29 +169,56 @@ def test_an_original_seen_before_validation_marked_it_waits_for_processing(
     record.update(actions=[type(record).status.set(Status.PENDING.value)])
 
     # ...which validation completes while this step waits.
-    def validation_finishes(seconds: float) -> None:
+    def validation_finishes() -> None:
         record.update(actions=[type(record).status.set(Status.PROCESSING.value)])
 
-    monkeypatch.setattr(time, "sleep", validation_finishes)
+    clock = FakeClock(on_sleep=validation_finishes)
 
-    assert flow.thumbnails(event) == {"batchItemFailures": []}
+    assert thumbnails_on(clock, event) == {"batchItemFailures": []}
 
     assert flow.record(image.id).status == Status.READY
+    assert clock.sleeps == [0.05]  # one short wait, then the work
 
 
-def test_an_original_whose_image_stays_pending_is_retried(
-    flow: Flow, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(service, "PENDING_WAIT_SECONDS", 0.2)
+def test_an_original_whose_image_stays_pending_is_retried(flow: Flow) -> None:
     image = flow.accept()
     event = flow.original_event(image.id)
     record = flow.record(image.id)
     record.update(actions=[type(record).status.set(Status.PENDING.value)])
+    clock = FakeClock()
+
+    with pytest.raises(BatchProcessingError):
+        thumbnails_on(clock, event)
+
+    assert flow.record(image.id).status == Status.PENDING
+    # Waits that double, given up before the deadline rather than after it.
+    assert clock.sleeps == [0.05, 0.1, 0.2, 0.4, 0.8]
+    assert clock.now <= service.PENDING_WAIT_SECONDS
+
+
+def test_an_original_replaced_since_its_event_is_left_to_the_newer_event(flow: Flow) -> None:
+    image = flow.accept(photo(orientation=1))
+    stale = flow.original_event(image.id)
+    flow.s3.put_object(Bucket=flow.media, Key=keys.original_key(image.id), Body=photo(size=(800, 600)))
+    newer = flow.original_event(image.id)
+
+    assert flow.thumbnails(stale) == {"batchItemFailures": []}
+    assert flow.record(image.id).status == Status.PROCESSING
+    assert flow.objects_of(image.id) == [f"{flow.media}/{keys.original_key(image.id)}"]
+
+    assert flow.thumbnails(newer) == {"batchItemFailures": []}
+    assert flow.record(image.id).status == Status.READY
+
+
+def test_an_original_missing_while_its_image_is_processing_fails_the_message(flow: Flow) -> None:
+    image = flow.accept()
+    event = flow.original_event(image.id)
+    flow.s3.delete_object(Bucket=flow.media, Key=keys.original_key(image.id))
 
     with pytest.raises(BatchProcessingError):
         flow.thumbnails(event)
 
-    assert flow.record(image.id).status == Status.PENDING
+    assert flow.record(image.id).status == Status.PROCESSING  # FAILED once the retries run out
 
 
 def test_an_s3_error_fails_only_its_message(flow: Flow) -> None:
@@ -232,7 +287,7 @@ def test_a_delete_during_thumbnailing_leaves_nothing_behind(flow: Flow, finish: 
 
     assert flow.thumbnails(event) == {"batchItemFailures": []}
 
-    record = images.find(image.id)
+    record = records.find(image.id)
     assert record is None if finish else record is not None and record.status == Status.DELETING
     assert flow.objects_of(image.id) == []
 

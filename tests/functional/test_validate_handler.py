@@ -11,8 +11,8 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from PIL import ExifTags, Image
 
-from shoebox import images, keys
-from shoebox.models import Status
+from shoebox import keys, records
+from shoebox.records import Status
 from tests.events import load_s3_event
 from tests.functional.pipeline_support import (
     Flow,
@@ -97,7 +97,7 @@ def test_a_duplicate_event_changes_nothing(flow: Flow) -> None:
     assert again.to_simple_dict() == first.to_simple_dict()
     assert flow.read(flow.media, keys.original_key(image.id)) == original
     # Nothing read or written: only the (already gone) upload is deleted again.
-    assert flow.calls == [("DeleteObject", keys.incoming_key(image.id))]
+    assert flow.calls == [("DeleteObjects", keys.incoming_key(image.id))]
 
 
 def test_the_double_event_of_a_multipart_upload_is_processed_once(
@@ -133,7 +133,7 @@ def test_the_double_event_of_a_multipart_upload_is_processed_once(
 
 def test_an_upload_to_a_slot_already_used_is_deleted_not_processed(flow: Flow) -> None:
     image = flow.accept()
-    images.mark_ready(image.id, {})
+    records.mark_ready(image.id, [])
     before = flow.record(image.id)
     original = flow.read(flow.media, keys.original_key(image.id))
 
@@ -155,7 +155,7 @@ def test_an_upload_without_a_record_is_deleted_and_nothing_created(flow: Flow, h
 
     assert flow.validate(flow.uploaded_event(image_id, photo())) == {"batchItemFailures": []}
 
-    assert images.find(image_id) is None
+    assert records.find(image_id) is None
     assert flow.objects_of(image_id) == []
 
 
@@ -298,6 +298,6 @@ def test_a_delete_during_validation_leaves_nothing_behind(flow: Flow, finish: bo
 
     assert flow.validate(event) == {"batchItemFailures": []}
 
-    record = images.find(image.id)
+    record = records.find(image.id)
     assert record is None if finish else record is not None and record.status == Status.DELETING
     assert flow.objects_of(image.id) == []

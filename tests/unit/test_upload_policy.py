@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import boto3
 import pytest
 
-from shoebox import aws, keys, storage
+from shoebox import aws, keys, presign
 
 BUCKET = "shoebox-uploads-123456789012"
 TTL = 900
@@ -57,9 +57,9 @@ def parse_time(value: str) -> datetime:
     return datetime.strptime(value.split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
 
 
-def post(size: int = 2481152, content_type: str = "image/jpeg") -> tuple[str, storage.PresignedPost]:
+def post(size: int = 2481152, content_type: str = "image/jpeg") -> tuple[str, presign.PresignedPost]:
     key = keys.incoming_key(keys.new_image_id())
-    return key, storage.presign_upload_post(BUCKET, key, content_type, size, TTL)
+    return key, presign.upload_post(BUCKET, key, content_type, size, TTL)
 
 
 def exact_conditions(policy: dict[str, Any]) -> dict[str, str]:
@@ -143,9 +143,9 @@ def test_the_post_goes_to_the_uploads_bucket() -> None:
 # ------------------------------------------------------------------ PUT
 
 
-def put(content_type: str = "image/png") -> tuple[str, storage.PresignedPut, dict[str, list[str]]]:
+def put(content_type: str = "image/png") -> tuple[str, presign.PresignedPut, dict[str, list[str]]]:
     key = keys.incoming_key(keys.new_image_id())
-    upload = storage.presign_upload_put(BUCKET, key, content_type, TTL)
+    upload = presign.upload_put(BUCKET, key, content_type, TTL)
     return key, upload, parse_qs(urlparse(upload.url).query)
 
 
@@ -178,7 +178,7 @@ def test_the_put_targets_the_exact_key_with_sigv4() -> None:
 
 
 def test_a_download_is_short_lived_typed_and_inline() -> None:
-    url = storage.presign_download(BUCKET, "thumbnails/x/256.webp", "image/webp", "a-256.webp", 300)
+    url = presign.download_url(BUCKET, "thumbnails/x/256.webp", "image/webp", "a-256.webp", 300)
     query = parse_qs(urlparse(url).query)
     assert query["X-Amz-Expires"] == ["300"]
     assert query["response-content-type"] == ["image/webp"]
@@ -201,7 +201,7 @@ def test_a_download_is_short_lived_typed_and_inline() -> None:
     ],
 )
 def test_the_disposition_is_safe_and_keeps_the_real_name(filename: str, fallback: str) -> None:
-    disposition = storage.inline_disposition(filename)
+    disposition = presign.inline_disposition(filename)
 
     assert disposition.isascii()
     assert not any(char in disposition for char in "\r\n\x00")

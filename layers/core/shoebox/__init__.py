@@ -1,1 +1,1 @@
-"""Shoebox's shared package: settings, AWS clients, the image model and service, the app factory."""
+"""Shoebox's shared package: settings, AWS clients, image records and variants, the app factory."""

@@ -14,7 +14,6 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
 
 # SigV4 everywhere: presigned POST/PUT/GET must carry it in every region.
 _S3_CONFIG = Config(signature_version="s3v4", retries={"mode": "standard"})
@@ -25,12 +24,6 @@ def s3() -> S3Client:
     return boto3.client("s3", config=_S3_CONFIG)
 
 
-@cache
-def sqs() -> SQSClient:
-    return boto3.client("sqs", config=Config(retries={"mode": "standard"}))
-
-
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or mocks call this)."""
     s3.cache_clear()
-    sqs.cache_clear()

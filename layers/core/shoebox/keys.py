@@ -9,7 +9,6 @@ from urllib.parse import unquote_plus
 INCOMING_PREFIX = "incoming/"
 ORIGINALS_PREFIX = "originals/"
 THUMBNAILS_PREFIX = "thumbnails/"
-THUMBNAIL_SIZES = (256, 512, 1024)
 
 # 128 random bits, URL-safe: unguessable, and safe in a path and an S3 key.
 _ID = re.compile(r"^[A-Za-z0-9_-]{22}$")

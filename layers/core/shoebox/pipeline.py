@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shoebox import images, keys
+from shoebox import keys, records
 from shoebox.errors import TransitionRefused
 from shoebox.observability import MetricUnit, logger, metrics
 
@@ -110,7 +110,7 @@ def give_up(image_id: str) -> None:
     """Mark the image FAILED, unless it already reached a final state or was deleted. Never
     raises: the caller is already reporting a failure."""
     try:
-        images.mark_failed(image_id, FAILED_CODE, FAILED_MESSAGE)
+        records.mark_failed(image_id, FAILED_CODE, FAILED_MESSAGE)
     except TransitionRefused:
         logger.info("not marked FAILED: the image is already final or deleted")
         return

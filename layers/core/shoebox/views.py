@@ -1,23 +1,28 @@
 """What the API shows: the JSON shape of an image (SPEC §3 `Image`) and of an error.
 
-The models double as the OpenAPI schema, so the document and the responses cannot drift.
+The models double as the OpenAPI schema, so the document and the responses cannot drift. The
+views are named for what they are (ImageView, VariantView) but keep the SPEC's schema names:
+pydantic names a schema after the class's `__qualname__`, and titles it after `title`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, cast, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shoebox import keys, media_types, storage
-from shoebox.models import ImageModel, Status
+from shoebox import media_types, presign
+from shoebox.records import ImageRecord
 from shoebox.settings import get_settings
+from shoebox.variants import ORIGINAL, Variant
 
 PublicStatus = Literal["PENDING", "PROCESSING", "READY", "REJECTED", "FAILED"]
-VARIANT_NAMES = ("original", *(str(size) for size in keys.THUMBNAIL_SIZES))
 
 
-class Variant(BaseModel):
+class VariantView(BaseModel):
+    __qualname__ = "Variant"
+    model_config = ConfigDict(title="Variant")
+
     width: int
     height: int
     content_type: str
@@ -29,7 +34,10 @@ class ImageError(BaseModel):
     message: str
 
 
-class Image(BaseModel):
+class ImageView(BaseModel):
+    __qualname__ = "Image"
+    model_config = ConfigDict(title="Image")
+
     id: str
     status: PublicStatus
     filename: str
@@ -42,7 +50,7 @@ class Image(BaseModel):
     created_at: str
     updated_at: str
     error: ImageError | None = Field(description="Set when REJECTED or FAILED.")
-    variants: dict[str, Variant] = Field(
+    variants: dict[str, VariantView] = Field(
         description='Empty until READY; then "original" and each thumbnail ("256", "512", '
         '"1024") not larger than the original.'
     )
@@ -76,7 +84,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def download_name(filename: str, variant: str, content_type: str) -> str:
     """The name a browser saves a variant under: the upload's own for the original,
     `<stem>-<size><ext>` for a thumbnail."""
-    if variant == "original":
+    if variant == ORIGINAL:
         return filename
     stem, dot, _ = filename.rpartition(".")
     base = stem if dot and stem else filename
@@ -84,29 +92,20 @@ def download_name(filename: str, variant: str, content_type: str) -> str:
     return f"{base}-{variant}{media.extension if media else ''}"
 
 
-def stored_variants(image: ImageModel) -> dict[str, dict[str, Any]]:
-    """name -> {width, height, content_type, key}, in VARIANT_NAMES order; {} unless READY."""
-    if image.status != Status.READY or image.variants is None:
-        return {}
-    stored: dict[str, dict[str, Any]] = image.variants.as_dict()  # type: ignore[no-untyped-call]
-    return {name: stored[name] for name in VARIANT_NAMES if name in stored}
-
-
-def variant_url(image: ImageModel, name: str, variant: dict[str, Any]) -> str:
+def variant_url(record: ImageRecord, variant: Variant) -> str:
     settings = get_settings()
-    content_type = str(variant["content_type"])
-    return storage.presign_download(
+    return presign.download_url(
         settings.media_bucket,
-        str(variant["key"]),
-        content_type,
-        download_name(image.filename, name, content_type),
+        variant.key,
+        variant.content_type,
+        download_name(record.filename, variant.name, variant.content_type),
         settings.download_url_ttl_seconds,
     )
 
 
 def _public_status(status: str) -> PublicStatus:
     if status not in get_args(PublicStatus):
-        # DELETING is internal: the service never hands such a record to a view.
+        # DELETING is internal: `records` never hands such a record to a view.
         raise ValueError(f"status {status} is not shown by the API")
     return cast(PublicStatus, status)
 
@@ -115,29 +114,31 @@ def _optional_int(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def image_view(image: ImageModel) -> Image:
-    error = ImageError(code=image.error_code, message=image.error_message or "") if image.error_code else None
+def image_view(record: ImageRecord) -> ImageView:
+    error = None
+    if record.error_code:
+        error = ImageError(code=record.error_code, message=record.error_message or "")
     variants = {
-        name: Variant(
-            width=int(variant["width"]),
-            height=int(variant["height"]),
-            content_type=str(variant["content_type"]),
-            url=variant_url(image, name, variant),
+        name: VariantView(
+            width=variant.width,
+            height=variant.height,
+            content_type=variant.content_type,
+            url=variant_url(record, variant),
         )
-        for name, variant in stored_variants(image).items()
+        for name, variant in record.ready_variants().items()
     }
-    return Image(
-        id=image.id,
-        status=_public_status(image.status),
-        filename=image.filename,
-        content_type=image.content_type,
-        size=int(image.size),
-        width=_optional_int(image.width),
-        height=_optional_int(image.height),
-        format=image.format,
-        sha256=image.sha256,
-        created_at=image.created_at,
-        updated_at=image.updated_at,
+    return ImageView(
+        id=record.id,
+        status=_public_status(record.status),
+        filename=record.filename,
+        content_type=record.content_type,
+        size=int(record.size),
+        width=_optional_int(record.width),
+        height=_optional_int(record.height),
+        format=record.format,
+        sha256=record.sha256,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
         error=error,
         variants=variants,
     )

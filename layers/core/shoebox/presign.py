@@ -1,33 +1,24 @@
-"""S3 operations the API functions share: presigned upload slots and downloads, object removal.
+"""Presigned S3 requests the API hands out: upload slots (POST or PUT) and downloads.
 
-Presigning is offline (a signature over the request, no call to S3); the caller's role must
-still allow the action, since S3 authorises a presigned request as the role that signed it.
+Presigning is offline (a signature over the request, no call to S3, so no S3 error to translate:
+reads, writes and deletes are `shoebox.objects`); the caller's role must still allow the action,
+since S3 authorises a presigned request as the role that signed it.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from shoebox import aws
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
-
-# S3 accepts at most 1000 keys per DeleteObjects call.
-_DELETE_BATCH = 1000
 # What may stay in the quoted ASCII fallback name; the rest becomes "_". No quote, backslash,
 # control, ";" or "%" (some clients split on ";" or percent-decode a plain filename).
 _UNSAFE_IN_FALLBACK = re.compile(r"[^A-Za-z0-9 ._()+=@!#$&^{}~\[\]-]")
-
-
-class StorageError(RuntimeError):
-    """S3 refused part of an operation (e.g. some keys of a batch delete)."""
 
 
 def _expiry(issued: datetime, seconds: int) -> str:
@@ -49,9 +40,7 @@ class PresignedPut:
     expires_at: str
 
 
-def presign_upload_post(
-    bucket: str, key: str, content_type: str, max_bytes: int, expires_in: int
-) -> PresignedPost:
+def upload_post(bucket: str, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
     """A browser-friendly multipart/form-data POST whose policy pins the exact key (boto3 adds
     `{"key": key}` for a key without `${filename}`), the exact Content-Type and a size range
     of 1 … `max_bytes`. Only a POST policy lets S3 itself enforce the size."""
@@ -70,7 +59,7 @@ def presign_upload_post(
     return PresignedPost(url=post["url"], fields=fields, expires_at=_expiry(issued, expires_in))
 
 
-def presign_upload_put(bucket: str, key: str, content_type: str, expires_in: int) -> PresignedPut:
+def upload_put(bucket: str, key: str, content_type: str, expires_in: int) -> PresignedPut:
     """A presigned PUT with Content-Type among the signed headers: the client must send exactly
     the headers returned, or S3 answers SignatureDoesNotMatch."""
     issued = datetime.now(UTC)
@@ -99,7 +88,7 @@ def inline_disposition(filename: str) -> str:
     return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-def presign_download(bucket: str, key: str, content_type: str, filename: str, expires_in: int) -> str:
+def download_url(bucket: str, key: str, content_type: str, filename: str, expires_in: int) -> str:
     """A short-lived GET that S3 answers with our Content-Type and an inline, safe filename,
     whatever metadata the object carries."""
     params: dict[str, Any] = {
@@ -109,18 +98,3 @@ def presign_download(bucket: str, key: str, content_type: str, filename: str, ex
         "ResponseContentDisposition": inline_disposition(filename),
     }
     return aws.s3().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
-
-
-def delete_objects(bucket: str, keys: Iterable[str]) -> None:
-    """Delete every key (a missing key is not an error: S3 deletes are idempotent). Needs only
-    s3:DeleteObject on the keys; no listing."""
-    pending = list(dict.fromkeys(keys))
-    for start in range(0, len(pending), _DELETE_BATCH):
-        batch: list[ObjectIdentifierTypeDef] = [
-            {"Key": key} for key in pending[start : start + _DELETE_BATCH]
-        ]
-        result = aws.s3().delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-        errors = result.get("Errors", [])
-        if errors:
-            failed = ", ".join(f"{error.get('Key')} ({error.get('Code')})" for error in errors)
-            raise StorageError(f"{bucket}: S3 refused to delete {failed}")

@@ -1,0 +1,110 @@
+"""The object store (S3) as Shoebox uses it: read an object, write an immutable one, delete keys.
+
+S3's error codes are translated here, once: a missing object is ObjectGone, an object whose ETag
+is no longer the one asked for is ObjectReplaced; anything else is S3's own error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+# An image id's objects never change once written (a retry writes the same bytes).
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+# S3 accepts at most 1000 keys per DeleteObjects call.
+_DELETE_BATCH = 1000
+# GetObject answers NoSuchKey; a HEAD, or some S3-compatible servers, the bare status.
+_GONE = frozenset({"NoSuchKey", "404"})
+_REPLACED = frozenset({"PreconditionFailed", "412"})
+
+
+class ObjectGone(Exception):
+    """The object does not exist (deleted, or never written)."""
+
+
+class ObjectReplaced(Exception):
+    """The object's ETag is no longer the one asked for: a newer version replaced it."""
+
+
+class StorageError(RuntimeError):
+    """S3 refused part of an operation (e.g. some keys of a batch delete)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    data: bytes
+    etag: str  # unquoted, as S3 event records carry it
+    size: int
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    s3: S3Client
+
+    def read(
+        self,
+        bucket: str,
+        key: str,
+        etag: str | None = None,
+        *,
+        check_size: Callable[[int], None] | None = None,
+    ) -> StoredObject:
+        """The object's bytes; with `etag`, only that version (If-Match). `check_size` is given
+        the size S3 serves before a byte is read, and may raise to refuse reading it."""
+        try:
+            if etag:
+                response = self.s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)
+            else:
+                response = self.s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _GONE:
+                raise ObjectGone(f"{bucket}/{key} does not exist") from exc
+            if code in _REPLACED:
+                raise ObjectReplaced(f"{bucket}/{key} is no longer version {etag}") from exc
+            raise
+        with response["Body"] as body:
+            size = response["ContentLength"]
+            if check_size is not None:
+                check_size(size)
+            data = body.read()
+        return StoredObject(data=data, etag=response["ETag"].strip('"'), size=size)
+
+    def put_immutable(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write an object that never changes under its key (browsers and caches may keep it)."""
+        self.s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            CacheControl=CACHE_CONTROL,
+            Metadata=dict(metadata or {}),  # none: no x-amz-meta-* header at all
+        )
+
+    def delete(self, bucket: str, keys: Iterable[str]) -> None:
+        """Delete every key (a missing key is not an error: S3 deletes are idempotent). Needs only
+        s3:DeleteObject on the keys; no listing."""
+        pending = list(dict.fromkeys(keys))
+        for start in range(0, len(pending), _DELETE_BATCH):
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in pending[start : start + _DELETE_BATCH]
+            ]
+            result = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            errors = result.get("Errors", [])
+            if errors:
+                failed = ", ".join(f"{error.get('Key')} ({error.get('Code')})" for error in errors)
+                raise StorageError(f"{bucket}: S3 refused to delete {failed}")

@@ -1,0 +1,334 @@
+"""Image records: one DynamoDB item per image, listed per owner through the `by-owner` GSI, and
+the reads and state transitions every function makes on them.
+
+Every transition is a conditional write on `status`, so duplicate, late and concurrent events
+cannot move an image backwards or bring a deleted image back (DESIGN decision 4). A refused
+write raises TransitionRefused; callers treat it as "nothing to do".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from shoebox import keys
+from shoebox.errors import BadRequest, NotFound, TransitionRefused
+from shoebox.settings import get_settings
+from shoebox.variants import ORIGINAL, VARIANT_NAMES, Variant, variant_key
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+    # Internal tombstone while a delete removes the objects; the API answers 404 for it.
+    DELETING = "DELETING"
+
+
+VISIBLE = (Status.PENDING, Status.PROCESSING, Status.READY, Status.REJECTED, Status.FAILED)
+
+
+class _TableName:
+    """Resolves Meta.table_name from the settings on each use, so importing the model reads no
+    configuration (PynamoDB reads Meta.table_name when it first connects)."""
+
+    def __get__(self, instance: object, owner: type) -> str:
+        return get_settings().table_name
+
+
+class ByOwnerIndex(GlobalSecondaryIndex["ImageRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class ImageRecord(Model):
+    class Meta:
+        table_name = _TableName()
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    # ISO 8601 UTC with microseconds ("2026-11-22T10:15:00.123456Z"): sorts as it reads.
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    status = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    content_type = UnicodeAttribute()  # declared by the client
+    size = NumberAttribute()  # declared by the client
+    upload_key = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)  # set only while PENDING
+    # Filled in by validation.
+    stored_size = NumberAttribute(null=True)
+    stored_content_type = UnicodeAttribute(null=True)
+    format = UnicodeAttribute(null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    sha256 = UnicodeAttribute(null=True)
+    source_etag = UnicodeAttribute(null=True)
+    # Filled in by a rejection or a failure.
+    error_code = UnicodeAttribute(null=True)
+    error_message = UnicodeAttribute(null=True)
+    # Filled in by the thumbnail step: variant name -> {width, height, content_type, key}, a
+    # Variant without its name (see _stored and _variant).
+    variants = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+
+    by_owner = ByOwnerIndex()
+
+    def original_variant(self) -> Variant:
+        """The stored original, as validation described it."""
+        return Variant(
+            name=ORIGINAL,
+            width=int(self.width or 0),
+            height=int(self.height or 0),
+            content_type=self.stored_content_type or self.content_type,
+            key=variant_key(self.id, ORIGINAL),
+        )
+
+    def ready_variants(self) -> dict[str, Variant]:
+        """The variants by name, in VARIANT_NAMES order; {} unless READY."""
+        if self.status != Status.READY or self.variants is None:
+            return {}
+        stored: dict[str, dict[str, Any]] = self.variants.as_dict()  # type: ignore[no-untyped-call]
+        return {name: _variant(name, stored[name]) for name in VARIANT_NAMES if name in stored}
+
+
+def _stored(variant: Variant) -> dict[str, Any]:
+    return {
+        "width": variant.width,
+        "height": variant.height,
+        "content_type": variant.content_type,
+        "key": variant.key,
+    }
+
+
+def _variant(name: str, stored: dict[str, Any]) -> Variant:
+    return Variant(
+        name=name,
+        width=int(stored["width"]),
+        height=int(stored["height"]),
+        content_type=str(stored["content_type"]),
+        key=str(stored["key"]),
+    )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _conditional(error: PutError | UpdateError | DeleteError) -> bool:
+    return error.cause_response_code == "ConditionalCheckFailedException"
+
+
+# ------------------------------------------------------------------ reads
+
+
+def find(image_id: str) -> ImageRecord | None:
+    """The record, whatever its state, or None."""
+    if not keys.is_image_id(image_id):
+        return None
+    try:
+        return ImageRecord.get(image_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def get_owned(image_id: str, owner: str) -> ImageRecord:
+    """The caller's image. Someone else's image is NotFound too: no existence leak."""
+    record = find(image_id)
+    if record is None or record.owner != owner or record.status not in VISIBLE:
+        raise NotFound("image not found", {"id": image_id})
+    return record
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[ImageRecord]
+    next_cursor: str | None
+
+
+def _encode_cursor(record: ImageRecord) -> str:
+    position = {"id": record.id, "owner": record.owner, "created_at": record.created_at}
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, owner: str) -> dict[str, dict[str, str]]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = json.loads(raw)
+        fields = {name: position[name] for name in ("id", "owner", "created_at")}
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise BadRequest("cursor is not valid", {"field": "cursor"}) from exc
+    if not all(isinstance(value, str) for value in fields.values()) or fields["owner"] != owner:
+        raise BadRequest("cursor is not valid", {"field": "cursor"})
+    return {name: {"S": value} for name, value in fields.items()}
+
+
+def list_owned(owner: str, limit: int, cursor: str | None, status: Status | None) -> Page:
+    """The owner's images, newest first. One extra item is read to know whether a next page
+    exists, so the last page has no cursor."""
+    condition = ImageRecord.status == status if status else ImageRecord.status.is_in(*VISIBLE)
+    results = ImageRecord.by_owner.query(
+        owner,
+        scan_index_forward=False,
+        filter_condition=condition,
+        limit=limit + 1,
+        last_evaluated_key=_decode_cursor(cursor, owner) if cursor else None,
+    )
+    items = list(results)
+    if len(items) <= limit:
+        return Page(items, None)
+    return Page(items[:limit], _encode_cursor(items[limit - 1]))
+
+
+# ------------------------------------------------------------------ writes
+
+
+def create_pending(
+    owner: str, filename: str, content_type: str, size: int, pending_ttl_seconds: int
+) -> ImageRecord:
+    image_id = keys.new_image_id()
+    stamp = now_iso()
+    record = ImageRecord(
+        image_id,
+        owner=owner,
+        created_at=stamp,
+        updated_at=stamp,
+        status=Status.PENDING.value,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        upload_key=keys.incoming_key(image_id),
+        expires_at=timedelta(seconds=pending_ttl_seconds),  # TTLAttribute: now + delta
+        variants={},
+    )
+    # An id collision is astronomically unlikely, but never overwrite someone's record.
+    record.save(condition=ImageRecord.id.does_not_exist())
+    return record
+
+
+def _transition(
+    image_id: str, allowed_from: Iterable[Status], actions: list[Action], extra: Condition | None = None
+) -> ImageRecord:
+    """Apply `actions` only if the image exists and is in one of `allowed_from`."""
+    record = ImageRecord(image_id)
+    condition = ImageRecord.status.is_in(*(status.value for status in allowed_from))
+    if extra is not None:
+        condition &= extra
+    try:
+        record.update(actions=[*actions, ImageRecord.updated_at.set(now_iso())], condition=condition)
+    except UpdateError as exc:
+        if _conditional(exc):
+            raise TransitionRefused(f"image {image_id}: transition refused") from exc
+        raise
+    return record
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What validation learnt about the clean original it stored."""
+
+    stored_size: int
+    content_type: str
+    format: str
+    width: int
+    height: int
+    sha256: str
+    source_etag: str
+
+
+def mark_processing(image_id: str, accepted: Accepted) -> ImageRecord:
+    return _transition(
+        image_id,
+        [Status.PENDING],
+        [
+            ImageRecord.status.set(Status.PROCESSING.value),
+            ImageRecord.stored_size.set(accepted.stored_size),
+            ImageRecord.stored_content_type.set(accepted.content_type),
+            ImageRecord.format.set(accepted.format),
+            ImageRecord.width.set(accepted.width),
+            ImageRecord.height.set(accepted.height),
+            ImageRecord.sha256.set(accepted.sha256),
+            ImageRecord.source_etag.set(accepted.source_etag),
+            ImageRecord.expires_at.remove(),
+        ],
+    )
+
+
+def mark_rejected(image_id: str, code: str, message: str) -> ImageRecord:
+    return _transition(
+        image_id,
+        [Status.PENDING],
+        [
+            ImageRecord.status.set(Status.REJECTED.value),
+            ImageRecord.error_code.set(code),
+            ImageRecord.error_message.set(message),
+            ImageRecord.expires_at.remove(),
+        ],
+    )
+
+
+def mark_ready(image_id: str, variants: Iterable[Variant]) -> ImageRecord:
+    return _transition(
+        image_id,
+        [Status.PROCESSING],
+        [
+            ImageRecord.status.set(Status.READY.value),
+            ImageRecord.variants.set({variant.name: _stored(variant) for variant in variants}),
+        ],
+    )
+
+
+def mark_failed(image_id: str, code: str, message: str) -> ImageRecord:
+    return _transition(
+        image_id,
+        [Status.PENDING, Status.PROCESSING],
+        [
+            ImageRecord.status.set(Status.FAILED.value),
+            ImageRecord.error_code.set(code),
+            ImageRecord.error_message.set(message),
+            ImageRecord.expires_at.remove(),
+        ],
+    )
+
+
+def begin_delete(image_id: str, owner: str) -> None:
+    """Tombstone the record first: from here no pipeline step can move it forward, and the API
+    answers 404. A delete interrupted after this point is finished by the next one."""
+    if not keys.is_image_id(image_id):
+        raise NotFound("image not found", {"id": image_id})
+    try:
+        _transition(
+            image_id,
+            [*VISIBLE, Status.DELETING],
+            [ImageRecord.status.set(Status.DELETING.value)],
+            extra=ImageRecord.owner == owner,
+        )
+    except TransitionRefused as exc:
+        raise NotFound("image not found", {"id": image_id}) from exc
+
+
+def finish_delete(image_id: str) -> None:
+    try:
+        ImageRecord(image_id).delete(condition=ImageRecord.status == Status.DELETING.value)
+    except DeleteError as exc:
+        if _conditional(exc):
+            return  # already gone: a concurrent delete finished first
+        raise
