@@ -14,6 +14,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 # SigV4 everywhere: presigned POST/PUT/GET must carry it in every region.
@@ -30,7 +31,13 @@ def sqs() -> SQSClient:
     return boto3.client("sqs", config=Config(retries={"mode": "standard"}))
 
 
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=Config(retries={"mode": "standard"}))
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or mocks call this)."""
     s3.cache_clear()
     sqs.cache_clear()
+    secretsmanager.cache_clear()
