@@ -353,3 +353,12 @@ def test_settings_from_the_environment() -> None:
     ):
         with pytest.raises(SettingsError):
             CdnSettings.from_env(broken)
+
+
+def test_two_environments_hand_out_the_same_url(private_key: rsa.RSAPrivateKey) -> None:
+    # PKCS#1 v1.5 signatures are deterministic: every execution environment signs a variant alike,
+    # so a browser's cached copy stays good whichever function answered.
+    clock = Clock(1_767_268_800.0)
+    first = UrlSigner(BASE, Fetcher(SigningKey(KEY_ID, private_key)), clock=clock)
+    second = UrlSigner(BASE, Fetcher(SigningKey(KEY_ID, private_key)), clock=clock)
+    assert first.url("originals/0123456789abcdefghijkl") == second.url("originals/0123456789abcdefghijkl")
