@@ -271,6 +271,8 @@ class Template:
             ("AWS::SQS::Queue", "QueueUrl"): self.queue_url(name),
             ("AWS::S3::Bucket", "DomainName"): f"{name}.s3.{p.url_suffix}",
             ("AWS::S3::Bucket", "RegionalDomainName"): f"{name}.s3.{p.region}.{p.url_suffix}",
+            # The shape CloudFront gives; the local CDN (the gateway's /cdn/) sets its own URL.
+            ("AWS::CloudFront::Distribution", "DomainName"): f"{name.lower()}.cloudfront.net",
         }
         if (kind, attribute) in attributes:
             return attributes[(kind, attribute)]

@@ -64,16 +64,19 @@ EXPECTED: dict[str, set[Grant]] = {
         ("dynamodb:Query",           "${ImagesTable.Arn}/index/by-owner"),  # never the table itself
         ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the items' URLs
         ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
+        ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the items' CDN URLs
     },
     "GetImageFunction": {
         ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
         ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the variants' URLs
         ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
+        ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the variants' CDN URLs
     },
     "GetContentFunction": {
         ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
         ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the redirect's URL
         ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
+        ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the redirect's CDN URL
     },
     "DeleteImageFunction": {
         ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
@@ -189,9 +192,12 @@ def effective_grants(statements: list[dict[str, Any]]) -> set[Grant]:
 
 
 def render(resource: Any) -> str:
-    """A policy resource as it reads in template.yaml: `*`, `${Logical.Arn}` or a !Sub string."""
+    """A policy resource as it reads in template.yaml: `*`, `${Logical.Arn}`, `${Logical}` (a Ref,
+    the ARN of a secret) or a !Sub string."""
     if isinstance(resource, str):
         return resource
+    if "Ref" in resource:
+        return f"${{{resource['Ref']}}}"
     if "Fn::GetAtt" in resource:
         logical_id, attribute = resource["Fn::GetAtt"]
         return f"${{{logical_id}.{attribute}}}"
@@ -263,6 +269,22 @@ def test_api_functions_read_objects_only_to_presign_variants(grants: dict[str, s
     }
     for resources in readers.values():
         assert resources <= {"${MediaBucket.Arn}/originals/*", "${MediaBucket.Arn}/thumbnails/*"}
+
+
+def test_only_the_functions_that_sign_delivery_urls_read_the_signing_key(
+    grants: dict[str, set[Grant]],
+) -> None:
+    readers = {
+        function
+        for function, pairs in grants.items()
+        for action, resource in pairs
+        if action.startswith("secretsmanager:") or "CdnSigningKeySecret" in resource
+    }
+    assert readers == {"ListImagesFunction", "GetImageFunction", "GetContentFunction"}
+    for function in readers:
+        assert {pair for pair in grants[function] if pair[0].startswith("secretsmanager:")} == {
+            ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}")
+        }
 
 
 def test_queue_functions_consume_only_their_own_queue(grants: dict[str, set[Grant]]) -> None:
