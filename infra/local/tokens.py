@@ -5,12 +5,14 @@ restart. Verification goes through the public JWKS only, with the authorizer's r
 may carry a `Bearer` prefix; asymmetric algorithms only (RS*/ES*; `none` and HMAC are refused);
 the `kid` must name a key of the set; `iss` must be the issuer; `aud` (or, without `aud`,
 `client_id`) one of the audiences; `exp` required and in the future; `nbf` and `iat`, when
-present, not in the future; and a route's scopes, when it has any, met by `scope`/`scp`.
+present, not in the future. (The template's routes require no scopes; the token's scopes are
+handed to the function, as the authorizer does.)
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -33,12 +35,11 @@ _KEY_FILE = "jwt-signing-key.pem"
 
 
 class TokenRejected(Exception):
-    """The authorizer refuses the token; `reason` goes in WWW-Authenticate, never the body."""
+    """The authorizer refuses the token (401); `reason` goes in WWW-Authenticate, never the body."""
 
-    def __init__(self, reason: str, *, status: int = 401) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.status = status
 
 
 # ------------------------------------------------------------------ the local issuer
@@ -56,17 +57,13 @@ def _load_or_create_key(state_dir: Path) -> rsa.RSAPrivateKey:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        # Written aside and linked into place: two stacks starting at once end up with one key.
+        # Written aside, then linked into place: two stacks starting at once end up with one key.
         temporary = state_dir / f".{_KEY_FILE}.{uuid.uuid4().hex}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-        try:
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(pem)  # readable by its owner only, from the start
+        with contextlib.suppress(FileExistsError):
             os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
+        temporary.unlink()
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise ValueError(f"{path}: not an RSA private key")
@@ -152,7 +149,6 @@ def verify(
     *,
     issuer: str,
     audiences: Iterable[str],
-    required_scopes: Iterable[str] = (),
     now: float | None = None,
 ) -> Verified:
     """The claims of a token that passes API Gateway's JWT authorizer checks, else TokenRejected."""
@@ -196,8 +192,4 @@ def verify(
         offered = {claims["client_id"]} if isinstance(claims.get("client_id"), str) else set()
     if not offered & accepted:
         raise TokenRejected("the token's audience is not accepted")
-    scopes = _scopes(claims)
-    wanted = set(required_scopes)
-    if wanted and not wanted & set(scopes or []):
-        raise TokenRejected("insufficient scope", status=403)
-    return Verified(claims, scopes)
+    return Verified(claims, _scopes(claims))
