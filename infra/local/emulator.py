@@ -49,25 +49,19 @@ def client(service: str, aws_url: str) -> Any:
     )
 
 
-class MotoServer:
+class MotoServer(ChildProcess):
     """`python -m moto.server` on 127.0.0.1:port, stopped with its process group."""
 
     def __init__(self, port: int, sink: Sink) -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "-H", "127.0.0.1", "-p", str(port)]
-        self._process = ChildProcess("moto", argv, sink=sink)
-
-    def start(self) -> None:
-        self._process.start()
+        super().__init__("moto", argv, sink=sink)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self._process.alive():
-                raise RuntimeError(
-                    f"moto server exited (code {self._process.exit_code()}); is port {self.port} free?"
-                )
+            if not self.alive():
+                raise RuntimeError(f"moto server exited (code {self.exit_code()}); is port {self.port} free?")
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
             try:
                 connection.request("GET", "/")  # any answer means it serves
@@ -77,11 +71,4 @@ class MotoServer:
                 time.sleep(0.05)
             finally:
                 connection.close()
-        raise RuntimeError(f"moto server did not answer on {self.url} within {timeout:.0f} s")
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process.alive() else None
-
-    def stop(self) -> None:
-        self._process.stop()
+        raise RuntimeError(f"moto server did not answer on port {self.port} within {timeout:.0f} s")

@@ -141,7 +141,7 @@ class DevStack:
 
     def pids(self) -> dict[str, int]:
         """Every live child process: "moto" and each function's LogicalId."""
-        found = {"moto": self._moto.pid} if self._moto and self._moto.pid else {}
+        found = {"moto": self._moto.pid} if self._moto and self._moto.pid and self._moto.alive() else {}
         found.update({name: env.pid for name, env in self.environments.items() if env.pid})
         return found
 
