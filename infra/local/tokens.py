@@ -167,6 +167,8 @@ def verify(token: str, jwks: Mapping[str, Any], *, issuer: str, audiences: Itera
         )
     except jwt.PyJWTError as exc:
         raise TokenRejected(f"invalid token: {exc}") from exc
+    if not all(isinstance(claims.get(name, 0), (int, float)) for name in ("exp", "nbf", "iat")):
+        raise TokenRejected("exp, nbf and iat must be numbers (PyJWT takes numeric strings too)")
     offered = claims["aud"] if "aud" in claims else claims.get("client_id")
     offered = [offered] if isinstance(offered, str) else offered if isinstance(offered, list) else []
     if not set(offered) & set(audiences):
