@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samcli.yamlhelper import yaml_parse
+from infra.local.template import load_template
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
 IMAGING_MODULES = ("PIL", "pi_heif")
@@ -76,7 +76,7 @@ def carries_imaging(artifact: Artifact) -> bool:
 
 
 def report(build_dir: Path) -> dict[str, Any]:
-    template = yaml_parse((build_dir / "template.yaml").read_text())
+    template = load_template(build_dir / "template.yaml")
     resources: dict[str, Any] = template["Resources"]
     global_layers = template.get("Globals", {}).get("Function", {}).get("Layers", [])
 

@@ -1,32 +1,42 @@
 """One OpenAPI document for the whole HTTP API, assembled from every function's router.
 
 `python -m infra.openapi [-o openapi.json]` writes it (stdout without -o); the local gateway
-serves `build_openapi()` at /openapi.json.
+serves it at /openapi.json. The routers are the template's: each function with an HttpApi route
+has the handler `X.handler.handler`, whose router is `X.router.router`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from create_upload.router import router as create_upload
-from delete_image.router import router as delete_image
+from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from get_content.router import router as get_content
-from get_image.router import router as get_image
-from health.router import router as health
-from list_images.router import router as list_images
 
+from infra.local.template import Template, load_template
+from infra.local.topology import Topology
 from shoebox.app import create_app
 from shoebox.auth import current_owner
 
-ROUTERS = (health, create_upload, list_images, get_image, get_content, delete_image)
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BEARER = "bearerAuth"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def routers() -> list[APIRouter]:
+    """The router of every function that serves an HttpApi route, in the template's order."""
+    topology = Topology(Template(load_template(REPO_ROOT / "template.yaml")), REPO_ROOT)
+    routed = {route.function for route in topology.routes}
+    packages = [
+        spec.handler.split(".", 1)[0] for spec in topology.functions.values() if spec.logical_id in routed
+    ]
+    found: list[APIRouter] = [importlib.import_module(f"{package}.router").router for package in packages]
+    return found
 
 
 def _needs_owner(dependant: Dependant) -> bool:
@@ -34,7 +44,8 @@ def _needs_owner(dependant: Dependant) -> bool:
 
 
 def build_openapi() -> dict[str, Any]:
-    app = create_app(*ROUTERS)
+    every = routers()
+    app = create_app(*every)
     app.description = (
         "Serverless image hosting: ask for an upload slot, send the file straight to S3, "
         "then list, fetch and delete your images. Errors have the body "
@@ -51,7 +62,7 @@ def build_openapi() -> dict[str, Any]:
     # (The routers carry full paths, no include prefix, so their routes are the app's.)
     secured = {
         (route.path, method.lower())
-        for router in ROUTERS
+        for router in every
         for route in router.routes
         if isinstance(route, APIRoute) and _needs_owner(route.dependant)
         for method in route.methods or ()

@@ -3,7 +3,7 @@
 It lives here, not in tests/local/conftest.py, so that tests/e2e (a real browser against the
 same stack) shares the one session stack instead of starting a second.
 
-`stack` is an `infra.local.LocalStack` running the real handlers of template.yaml:
+`stack` is an `infra.local.DevStack` running the real handlers of template.yaml:
 
     stack.api_url                  "http://127.0.0.1:<port>": the gateway (API, /_local/token)
     stack.aws_url                  "http://127.0.0.1:<port>": moto server
@@ -19,7 +19,7 @@ same stack) shares the one session stack instead of starting a second.
 The stack is shared by every test of the session: use your own `sub` per test (e.g. with a
 random suffix) and your own object keys, so tests do not see each other's images. Wait for the
 pipeline by polling with a deadline, never with a fixed sleep. A module that needs different
-handlers starts its own `LocalStack(..., handler_overrides=..., env_overrides=...)` on free
+handlers starts its own `DevStack(..., handler_overrides=..., env_overrides=...)` on free
 ports (see test_stack.py's probe stack) and stops it when done.
 """
 
@@ -29,15 +29,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.local import LocalStack
+from infra.local import DevStack
 from infra.local.processes import FileSink
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     state = tmp_path_factory.mktemp("local-stack")
     sink = FileSink(state / "stack.log")
-    running = LocalStack(api_port=0, aws_port=0, state_dir=state, sink=sink)
+    running = DevStack(api_port=0, aws_port=0, state_dir=state, sink=sink)
     with running:
         yield running
     sink.close()

@@ -3,9 +3,9 @@
 moto server holds the buckets, queues and table declared in template.yaml; a gateway serves the
 template's HttpApi routes with the same JWT checks; each function runs in its own process
 through AWS's Runtime Interface Client; workers feed the queues to the functions as Lambda's
-event source mappings would. `LocalStack` starts and stops all of it.
+event source mappings would. `DevStack` starts and stops all of it.
 """
 
-from infra.local.stack import LocalStack
+from infra.local.stack import DevStack
 
-__all__ = ["LocalStack"]
+__all__ = ["DevStack"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from infra.local.processes import ConsoleSink
-from infra.local.stack import LocalStack, PortInUse
+from infra.local.stack import DevStack, PortInUse
 
 
 def _port(name: str, default: int) -> int:
@@ -27,7 +27,7 @@ def _port(name: str, default: int) -> int:
     return int(raw)
 
 
-def _banner(stack: LocalStack) -> str:
+def _banner(stack: DevStack) -> str:
     names = stack.names
     buckets = ", ".join(names[key] for key in ("UploadsBucket", "MediaBucket") if key in names)
     return "\n".join(
@@ -50,9 +50,10 @@ def _banner(stack: LocalStack) -> str:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # stdout is the stack's own lines (sinks and banner); Python's logging, if any, goes to stderr.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     state = os.environ.get("SHOEBOX_STATE_DIR", "").strip()
-    stack = LocalStack(
+    stack = DevStack(
         api_port=_port("SHOEBOX_API_PORT", 3000),
         aws_port=_port("SHOEBOX_AWS_PORT", 4566),
         state_dir=Path(state) if state else None,

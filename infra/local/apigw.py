@@ -9,15 +9,15 @@ hands them over, and a result without `statusCode` taken as a JSON body with sta
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from infra.local.template import ACCOUNT_ID
 from infra.local.topology import Cors
 
 # Content types API Gateway passes as text; everything else arrives base64-encoded.
@@ -62,62 +62,34 @@ class Context:
     """What API Gateway adds about the route, the API and the caller."""
 
     route_key: str
-    account_id: str
     api_id: str
     domain_name: str
     path_parameters: dict[str, str] = field(default_factory=dict)
     claims: dict[str, Any] | None = None
     scopes: list[str] | None = None
     request_id: str = field(default_factory=new_request_id)
-    stage: str = "$default"
 
 
 def build_event(request: Request, context: Context, now: float | None = None) -> dict[str, Any]:
     """The payload 2.0 event API Gateway would send to the route's function."""
-    moment = time.time() if now is None else now
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
         key = name.lower()
         if key == "cookie":
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        headers[key] = f"{headers[key]},{value}" if key in headers else value
+        else:
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
     query: dict[str, str] = {}
     for name, value in parse_qsl(request.raw_query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
-    request_context: dict[str, Any] = {
-        "accountId": context.account_id,
-        "apiId": context.api_id,
-        "domainName": context.domain_name,
-        "domainPrefix": context.domain_name.split(".", 1)[0],
-        "http": {
-            "method": request.method,
-            "path": unquote(request.raw_path),
-            "protocol": request.protocol,
-            "sourceIp": request.source_ip,
-            "userAgent": headers.get("user-agent", ""),
-        },
-        "requestId": context.request_id,
-        "routeKey": context.route_key,
-        "stage": context.stage,
-        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(moment)),
-        "timeEpoch": int(moment * 1000),
-    }
-    if context.claims is not None:
-        request_context["authorizer"] = {
-            "jwt": {
-                "claims": {name: _claim_text(value) for name, value in context.claims.items()},
-                "scopes": context.scopes,
-            }
-        }
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": context.route_key,
         "rawPath": request.raw_path,
         "rawQueryString": request.raw_query,
         "headers": headers,
-        "requestContext": request_context,
+        "requestContext": _request_context(request, context, headers.get("user-agent", ""), now),
         "isBase64Encoded": False,
     }
     if cookies:
@@ -127,13 +99,45 @@ def build_event(request: Request, context: Context, now: float | None = None) ->
     if context.path_parameters:
         event["pathParameters"] = dict(context.path_parameters)
     if request.body:
-        if is_text(headers.get("content-type")):
-            with contextlib.suppress(UnicodeDecodeError):  # not UTF-8 after all: base64 below
-                event["body"] = request.body.decode("utf-8")
-        if "body" not in event:
-            event["body"] = base64.b64encode(request.body).decode()
-            event["isBase64Encoded"] = True
+        text = _text(request.body) if is_text(headers.get("content-type")) else None
+        event["body"] = text if text is not None else base64.b64encode(request.body).decode()
+        event["isBase64Encoded"] = text is None
     return event
+
+
+def _text(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:  # not UTF-8 after all: sent base64-encoded
+        return None
+
+
+def _request_context(
+    request: Request, context: Context, user_agent: str, now: float | None
+) -> dict[str, Any]:
+    moment = time.time() if now is None else now
+    found: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": context.api_id,
+        "domainName": context.domain_name,
+        "domainPrefix": context.domain_name.split(".", 1)[0],
+        "http": {
+            "method": request.method,
+            "path": unquote(request.raw_path),
+            "protocol": request.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": user_agent,
+        },
+        "requestId": context.request_id,
+        "routeKey": context.route_key,
+        "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(moment)),
+        "timeEpoch": int(moment * 1000),
+    }
+    if context.claims is not None:
+        claims = {name: _claim_text(value) for name, value in context.claims.items()}
+        found["authorizer"] = {"jwt": {"claims": claims, "scopes": context.scopes}}
+    return found
 
 
 @dataclass(frozen=True)
@@ -159,8 +163,6 @@ def map_result(result: Any) -> Response:
     headers: list[tuple[str, str]] = []
     for name, value in (result.get("headers") or {}).items():
         headers.append((str(name).lower(), str(value)))
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers.extend((str(name).lower(), str(value)) for value in values)
     headers.extend(("set-cookie", str(cookie)) for cookie in result.get("cookies") or [])
     body = result.get("body")
     if body is None:
@@ -187,28 +189,16 @@ def cors_headers(
     request_headers: str | None = None,
 ) -> list[tuple[str, str]]:
     """The CORS headers API Gateway adds for an HTTP API's CorsConfiguration (it replaces any
-    the function sets). Nothing when the origin is not allowed."""
-    if cors is None or not origin:
+    the function sets). Nothing when the origin is not allowed (the template lists origins)."""
+    if cors is None or origin is None or origin not in cors.allow_origins:
         return []
-    allowed = cors.allow_origins
-    if "*" in allowed and not cors.allow_credentials:
-        allow_origin = "*"
-    elif origin in allowed or "*" in allowed:
-        allow_origin = origin
-    else:
-        return []
-    headers = [("access-control-allow-origin", allow_origin)]
-    if cors.allow_credentials:
-        headers.append(("access-control-allow-credentials", "true"))
+    headers = [("access-control-allow-origin", origin)]
     if not preflight:
         if cors.expose_headers:
             headers.append(("access-control-expose-headers", ",".join(cors.expose_headers)))
         return headers
-    method = (request_method or "").upper()
-    if "*" not in cors.allow_methods and method not in cors.allow_methods:
-        return []
-    wanted = [name.strip().lower() for name in (request_headers or "").split(",") if name.strip()]
-    if "*" not in cors.allow_headers and not set(wanted) <= set(cors.allow_headers):
+    wanted = {name.strip().lower() for name in (request_headers or "").split(",") if name.strip()}
+    if (request_method or "").upper() not in cors.allow_methods or not wanted <= set(cors.allow_headers):
         return []
     headers.append(("access-control-allow-methods", ",".join(cors.allow_methods)))
     if cors.allow_headers:
@@ -218,6 +208,5 @@ def cors_headers(
     return headers
 
 
-def without_cors(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return [(name, value) for name, value in items if not name.lower().startswith("access-control-")]
+def without_cors(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in headers if not name.lower().startswith("access-control-")]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
-import socket
 import sys
 import time
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import boto3
 
 from infra.local.processes import ChildProcess, Sink
+from infra.local.template import REGION
 
 # Credentials the emulator accepts; never real ones.
 DUMMY_CREDENTIALS = {
@@ -23,73 +22,46 @@ DUMMY_CREDENTIALS = {
 # `python -m moto.server`, except that on Linux it dies with the stack even when the stack is
 # killed outright (SIGKILL), so no orphan keeps the port. The signal is tied to the thread that
 # started it: start the stack from a thread that lives as long as the stack (the main thread).
+# werkzeug logs errors only: no banner, no line per request (a long-poll per worker a second).
 # (Function processes need no such thing: they exit when their Runtime API goes away.)
 _LAUNCH = """
-import os, signal, sys
+import logging, os, signal, sys
 if sys.platform == "linux":
     import ctypes
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() != int(sys.argv[1]):
         sys.exit("the local stack is already gone")
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import main
 main(sys.argv[2:])
 """
-# werkzeug's access log: one line per request, a long-poll every second per worker.
-_QUIET = re.compile(r'^\S+ - - \[[^]]+\] "[^"]*" [23]\d\d ')
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def client(service: str, aws_url: str, region: str) -> Any:
+def client(service: str, aws_url: str) -> Any:
     """A boto3 client for the emulator (typed by the caller: boto3's stubs give the type)."""
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=aws_url,
-        region_name=region,
+        region_name=REGION,
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
     )
 
 
-class _QuietSink:
-    """Drops the emulator's successful-request log lines; keeps everything else."""
-
-    def __init__(self, sink: Sink) -> None:
-        self._sink = sink
-
-    def write(self, source: str, line: str) -> None:
-        if not _QUIET.match(line):
-            self._sink.write(source, line)
-
-
-class MotoServer:
+class MotoServer(ChildProcess):
     """`python -m moto.server` on 127.0.0.1:port, stopped with its process group."""
 
     def __init__(self, port: int, sink: Sink) -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self._process = ChildProcess(
-            "moto",
-            [sys.executable, "-c", _LAUNCH, str(os.getpid()), "-H", "127.0.0.1", "-p", str(port)],
-            sink=_QuietSink(sink),
-        )
-
-    def start(self) -> None:
-        self._process.start()
+        argv = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "-H", "127.0.0.1", "-p", str(port)]
+        super().__init__("moto", argv, sink=sink)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self._process.alive():
-                raise RuntimeError(
-                    f"moto server exited (code {self._process.exit_code()}); is port {self.port} free?"
-                )
+            if not self.alive():
+                raise RuntimeError(f"moto server exited (code {self.exit_code()}); is port {self.port} free?")
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
             try:
                 connection.request("GET", "/")  # any answer means it serves
@@ -99,11 +71,4 @@ class MotoServer:
                 time.sleep(0.05)
             finally:
                 connection.close()
-        raise RuntimeError(f"moto server did not answer on {self.url} within {timeout:.0f} s")
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process.alive() else None
-
-    def stop(self) -> None:
-        self._process.stop()
+        raise RuntimeError(f"moto server did not answer on port {self.port} within {timeout:.0f} s")

@@ -4,17 +4,18 @@ Each request is matched against the routes read from template.yaml, checked by t
 authorizer, turned into a payload 2.0 event and handed to the route's function in its own
 process; the function's result becomes the response. CORS preflights are answered here, as API
 Gateway answers them for an HTTP API with a CorsConfiguration. A few local-only endpoints live
-under /_local (tokens, JWKS); the web page and the API docs are served when they exist.
+under /_local (tokens, JWKS); the web page and the API docs are served beside the API.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +27,7 @@ from infra.local import apigw
 from infra.local.processes import Sink
 from infra.local.runtime import InvocationError
 from infra.local.tokens import DEFAULT_LIFETIME_SECONDS, LocalIssuer, TokenRejected, bearer_token, verify
-from infra.local.topology import Topology
+from infra.local.topology import Cors, Topology, label
 
 # API Gateway's payload limit for HTTP APIs.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -38,6 +39,21 @@ _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection
 Invoke = Callable[[str, Any], Any]
 
 
+def listening_socket(port: int) -> socket.socket:
+    """The gateway's socket on 127.0.0.1:port (0: a free port), bound before the server runs.
+    Made with IPPROTO_TCP: asyncio sets TCP_NODELAY on the connections it accepts only when the
+    listening socket says TCP, and without it every keep-alive response waited ~40 ms (Nagle's
+    algorithm against the client's delayed ACK)."""
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(("127.0.0.1", port))
+    except OSError:
+        listening.close()
+        raise
+    return listening
+
+
 class Gateway:
     def __init__(
         self,
@@ -46,33 +62,30 @@ class Gateway:
         issuer: LocalIssuer,
         *,
         sink: Sink,
-        static_dir: Path | None = None,
-        openapi: Callable[[], dict[str, Any]] | None = None,
+        static_dir: Path,
+        openapi: Callable[[], dict[str, Any]],
     ) -> None:
         self.topology = topology
         self._invoke = invoke
         self.issuer = issuer
         self._sink = sink
-        self._static_dir = static_dir.resolve() if static_dir and static_dir.is_dir() else None
+        self._static_dir = static_dir.resolve()
         self._openapi = openapi
 
     def app(self) -> Starlette:
-        issuer_path = "/" + self.issuer.issuer.split("://", 1)[-1].split("/", 1)[-1]
-        routes = [
-            Route("/_local/token", self._token, methods=["POST"]),
-            Route("/_local/jwks.json", self._jwks, methods=["GET"]),
-            Route(f"{issuer_path}/.well-known/jwks.json", self._jwks, methods=["GET"]),
-            Route(f"{issuer_path}/.well-known/openid-configuration", self._discovery, methods=["GET"]),
-        ]
-        if self._static_dir is not None:
-            routes.append(Route("/config.json", self._web_config, methods=["GET"]))
-        if self._openapi is not None:
-            routes += [
-                Route("/openapi.json", self._openapi_json, methods=["GET"]),
-                Route("/docs", self._docs, methods=["GET"]),
+        issuer_path = urlsplit(self.issuer.issuer).path
+        return Starlette(
+            routes=[
+                Route("/_local/token", self._token, methods=["POST"]),
+                Route("/_local/jwks.json", self._jwks),
+                Route(f"{issuer_path}/.well-known/jwks.json", self._jwks),
+                Route(f"{issuer_path}/.well-known/openid-configuration", self._discovery),
+                Route("/config.json", self._web_config),
+                Route("/openapi.json", self._openapi_json),
+                Route("/docs", self._docs),
+                Route("/{path:path}", self._dispatch, methods=_METHODS),
             ]
-        routes.append(Route("/{path:path}", self._dispatch, methods=_METHODS))
-        return Starlette(routes=routes)
+        )
 
     # -------------------------------------------------------------- local-only endpoints
 
@@ -81,19 +94,13 @@ class Gateway:
             body = await request.json()
         except ValueError:
             body = None
-        if not isinstance(body, dict):
-            return JSONResponse({"message": "body must be a JSON object"}, status_code=400)
-        sub = body.get("sub")
-        expires_in = body.get("expires_in", None)
+        given = body if isinstance(body, dict) else {}
+        sub, lifetime = given.get("sub"), given.get("expires_in", DEFAULT_LIFETIME_SECONDS)
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 256:
-            return JSONResponse({"message": "sub: a non-empty string is required"}, status_code=400)
-        if expires_in is not None and (
-            not isinstance(expires_in, int) or not 1 <= expires_in <= MAX_TOKEN_LIFETIME_SECONDS
-        ):
-            return JSONResponse(
-                {"message": f"expires_in: seconds, 1 to {MAX_TOKEN_LIFETIME_SECONDS}"}, status_code=400
-            )
-        lifetime = expires_in if expires_in is not None else DEFAULT_LIFETIME_SECONDS
+            return JSONResponse({"message": "a JSON object whose sub is a non-empty string"}, status_code=400)
+        if not isinstance(lifetime, int) or not 1 <= lifetime <= MAX_TOKEN_LIFETIME_SECONDS:
+            message = f"expires_in: seconds, 1 to {MAX_TOKEN_LIFETIME_SECONDS}"
+            return JSONResponse({"message": message}, status_code=400)
         token = self.issuer.mint(sub, expires_in=lifetime)
         return JSONResponse({"token": token, "token_type": "Bearer", "expires_in": lifetime})
 
@@ -110,7 +117,6 @@ class Gateway:
         return JSONResponse(settings, headers={"cache-control": "no-store"})
 
     async def _openapi_json(self, request: Request) -> Response:
-        assert self._openapi is not None
         try:
             document = await run_in_threadpool(self._openapi)
         except Exception as exc:  # a broken document must not take the gateway down
@@ -130,94 +136,75 @@ class Gateway:
         started = time.monotonic()
         response, function = await self._handle(request)
         elapsed = (time.monotonic() - started) * 1000
-        self._sink.write(
-            "gateway",
-            f"{request.method} {request.url.path} {response.status_code} {elapsed:.0f}ms"
-            + (f" ({function})" if function else ""),
-        )
+        served = f" ({label(function)})" if function else ""
+        line = f"{request.method} {request.url.path} {response.status_code} {elapsed:.0f}ms{served}"
+        self._sink.write("gateway", line)
         return response
 
     async def _handle(self, request: Request) -> tuple[Response, str | None]:
+        """The response, and the function that made it (None when the gateway answered itself)."""
         raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
         method = request.method.upper()
-        origin = request.headers.get("origin")
-        if method == "OPTIONS" and "access-control-request-method" in request.headers:
-            api = self.topology.api_for_path(raw_path)
-            if api is not None and api.cors is not None:
-                headers = apigw.cors_headers(
-                    api.cors,
-                    origin,
-                    preflight=True,
-                    request_method=request.headers.get("access-control-request-method"),
-                    request_headers=request.headers.get("access-control-request-headers"),
-                )
-                return Response(status_code=204, headers=dict(headers)), None
+        cors = self.topology.api.cors
+        if method == "OPTIONS" and "access-control-request-method" in request.headers and cors is not None:
+            return self._preflight(request, cors), None
         found = self.topology.find_route(method, raw_path)
         if found is None:
-            static = self._static(method, request.url.path)
-            return (static or _send(apigw.message(404, "Not Found"))), None
+            return (self._static(method, request.url.path) or _send(apigw.message(404, "Not Found"))), None
         route, raw_params = found
-        api = self.topology.apis[route.api]
         context = apigw.Context(
             route_key=route.route_key,
-            account_id=self.topology.template.pseudo.account_id,
-            api_id=api.api_id,
+            api_id=self.topology.api.api_id,
             domain_name=request.headers.get("host", "127.0.0.1"),
             path_parameters={name: unquote(value) for name, value in raw_params.items()},
         )
-        cors = apigw.cors_headers(api.cors, origin, preflight=False)
-        gateway_headers = [*cors, ("apigw-requestid", context.request_id)]
+        added = [*apigw.cors_headers(cors, request.headers.get("origin"), preflight=False)]
+        added.append(("apigw-requestid", context.request_id))
         if route.authorizer is not None:
+            authorizer = route.authorizer
             try:
-                token = bearer_token(request.headers.get(route.authorizer.header))
+                token = bearer_token(request.headers.get(authorizer.header))
                 verified = verify(
-                    token,
-                    self.issuer.jwks(),
-                    issuer=route.authorizer.issuer,
-                    audiences=route.authorizer.audiences,
-                    required_scopes=route.scopes,
+                    token, self.issuer.jwks(), issuer=authorizer.issuer, audiences=authorizer.audiences
                 )
             except TokenRejected as rejected:
                 challenge = f'Bearer error="invalid_token", error_description="{rejected.reason}"'
-                text = "Forbidden" if rejected.status == 403 else "Unauthorized"
-                headers = [*gateway_headers, ("www-authenticate", challenge)]
-                return _send(apigw.message(rejected.status, text, headers)), None
+                return _send(
+                    apigw.message(401, "Unauthorized", [*added, ("www-authenticate", challenge)])
+                ), None
             context = replace(context, claims=verified.claims, scopes=verified.scopes)
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
-            return _send(apigw.message(413, "Request Entity Too Large", gateway_headers)), None
-        client = request.client.host if request.client else "127.0.0.1"
-        incoming = apigw.Request(
-            method=method,
-            raw_path=raw_path,
-            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=[
-                *[
-                    (name.decode("latin-1"), value.decode("latin-1"))
-                    for name, value in request.scope["headers"]
-                ],
-                ("x-forwarded-for", client),
-                ("x-forwarded-proto", request.url.scheme),
-                ("x-forwarded-port", str(request.url.port or 80)),
-            ],
-            body=body,
-            source_ip=client,
-            protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
+            return _send(apigw.message(413, "Request Entity Too Large", added)), None
+        event = apigw.build_event(_incoming(request, method, raw_path, body), context)
+        return await self._call(route.function, event, cors is not None, added), route.function
+
+    def _preflight(self, request: Request, cors: Cors) -> Response:
+        headers = apigw.cors_headers(
+            cors,
+            request.headers.get("origin"),
+            preflight=True,
+            request_method=request.headers.get("access-control-request-method"),
+            request_headers=request.headers.get("access-control-request-headers"),
         )
-        event = apigw.build_event(incoming, context)
+        return Response(status_code=204, headers=dict(headers))
+
+    async def _call(
+        self, function: str, event: dict[str, Any], has_cors: bool, added: list[tuple[str, str]]
+    ) -> Response:
+        """The function's result as API Gateway's response, with the gateway's headers added."""
         try:
-            result = await run_in_threadpool(self._invoke, route.function, event)
+            result = await run_in_threadpool(self._invoke, function, event)
             mapped = apigw.map_result(result)
         except (InvocationError, apigw.MalformedResponse) as exc:
-            self._sink.write("gateway", f"{route.function} failed: {exc}")
-            return _send(apigw.message(500, "Internal Server Error", gateway_headers)), route.function
-        own = apigw.without_cors(mapped.headers) if api.cors is not None else mapped.headers
-        final = apigw.Response(mapped.status, [*own, *gateway_headers], mapped.body)
-        return _send(final), route.function
+            self._sink.write("gateway", f"{label(function)} failed: {exc}")
+            return _send(apigw.message(500, "Internal Server Error", added))
+        own = apigw.without_cors(mapped.headers) if has_cors else mapped.headers
+        return _send(apigw.Response(mapped.status, [*own, *added], mapped.body))
 
     def _static(self, method: str, path: str) -> Response | None:
         """A file of the web page, when there is one at this path (GET/HEAD only)."""
-        if self._static_dir is None or method not in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD"):
             return None
         candidate = (self._static_dir / path.lstrip("/")).resolve()
         if candidate.is_dir():
@@ -225,6 +212,25 @@ class Gateway:
         if not candidate.is_relative_to(self._static_dir) or not candidate.is_file():
             return None
         return FileResponse(candidate)
+
+
+def _incoming(request: Request, method: str, raw_path: str, body: bytes) -> apigw.Request:
+    client = request.client.host if request.client else "127.0.0.1"
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]]
+    return apigw.Request(
+        method=method,
+        raw_path=raw_path,
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=[
+            *headers,
+            ("x-forwarded-for", client),
+            ("x-forwarded-proto", request.url.scheme),
+            ("x-forwarded-port", str(request.url.port or 80)),
+        ],
+        body=body,
+        source_ip=client,
+        protocol=f"HTTP/{request.scope.get('http_version', '1.1')}",
+    )
 
 
 def _send(response: apigw.Response) -> Response:

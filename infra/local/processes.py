@@ -7,6 +7,7 @@ children in order; stopping a child signals its whole process group, so nothing 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -23,18 +24,61 @@ class Sink(Protocol):
     def write(self, source: str, line: str) -> None: ...
 
 
-class ConsoleSink:
-    """Lines prefixed with their source, for a developer's terminal."""
+# Powertools' standard keys: kept in the JSON (and in AWS), left out of the terminal's line.
+_STANDARD_LOG_KEYS = frozenset(
+    {
+        "level",
+        "message",
+        "exception",
+        "timestamp",
+        "location",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "request_id",
+        "xray_trace_id",
+        "sampling_rate",
+    }
+)
 
-    def __init__(self, stream: IO[str] | None = None, width: int = 24) -> None:
+
+def readable(line: str) -> str | None:
+    """A Powertools JSON log line as `LEVEL message key=value ...` (its traceback, if any, on
+    the lines after); None for an EMF metrics blob (CloudWatch's to read); any other line as it is."""
+    try:
+        record = json.loads(line) if line.startswith("{") else None
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and "_aws" in record:
+        return None
+    if not isinstance(record, dict) or not {"level", "message"} <= set(record):
+        return line
+    extras = [
+        f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+        for key, value in record.items()
+        if key not in _STANDARD_LOG_KEYS
+    ]
+    text = f"{record['level']:<5} {record['message']}" + (f"  {' '.join(extras)}" if extras else "")
+    return f"{text}\n{record['exception']}" if record.get("exception") else text
+
+
+class ConsoleSink:
+    """Readable lines for a developer's terminal, each prefixed with its source."""
+
+    def __init__(self, stream: IO[str] | None = None, width: int = 13) -> None:
         self._stream = stream or sys.stdout
         self._width = width
         self._lock = threading.Lock()
 
     def write(self, source: str, line: str) -> None:
-        with self._lock:
-            self._stream.write(f"{source:>{self._width}} | {line}\n")
-            self._stream.flush()
+        text = readable(line)
+        if text is not None:
+            with self._lock:
+                self._stream.write(f"{source:<{self._width}}  {text}\n")
+                self._stream.flush()
 
 
 class FileSink:

@@ -53,104 +53,6 @@ class _Invocation:
     error: dict[str, Any] | None = None
 
 
-class _RuntimeApi:
-    """The Runtime API for one process (one per process generation, so a dead process's
-    pending `next` request can never take an invocation meant for its successor)."""
-
-    def __init__(self, function_arn: str) -> None:
-        self.function_arn = function_arn
-        self.pending: queue.Queue[_Invocation] = queue.Queue()
-        self.inflight: dict[str, _Invocation] = {}
-        self.initialised = threading.Event()  # the process asked for its first invocation
-        self.init_error: dict[str, Any] | None = None
-        self.closed = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, args=(0.1,), name="runtime-api", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def address(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{host!s}:{port}"
-
-    def close(self) -> None:
-        self.closed.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the runtime's chatter is not the developer's business
-
-            def _reply(
-                self, status: int, body: bytes = b"{}", headers: Mapping[str, str] | None = None
-            ) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    for name, value in (headers or {}).items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the process went away mid-request: its invocation fails on its own
-
-            def do_GET(self) -> None:
-                if self.path != f"{API_PREFIX}/invocation/next":
-                    self._reply(HTTPStatus.NOT_FOUND)
-                    return
-                api.initialised.set()
-                while not api.closed.is_set():
-                    try:
-                        invocation = api.pending.get(timeout=0.25)
-                    except queue.Empty:
-                        continue
-                    invocation.deadline = time.time() + invocation.timeout_seconds
-                    api.inflight[invocation.request_id] = invocation
-                    trace_id = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
-                    self._reply(
-                        HTTPStatus.OK,
-                        invocation.payload,
-                        {
-                            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                            "Lambda-Runtime-Deadline-Ms": str(int(invocation.deadline * 1000)),
-                            "Lambda-Runtime-Invoked-Function-Arn": api.function_arn,
-                            "Lambda-Runtime-Trace-Id": trace_id,
-                        },
-                    )
-                    return
-                # Closed: this process is being replaced; let its request die with it.
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path == f"{API_PREFIX}/init/error":
-                    api.init_error = _error_body(body, self.headers.get("Lambda-Runtime-Function-Error-Type"))
-                    self._reply(HTTPStatus.ACCEPTED)
-                    return
-                parts = self.path.removeprefix(f"{API_PREFIX}/invocation/").split("/")
-                invocation = api.inflight.pop(parts[0], None) if len(parts) == 2 else None
-                if invocation is None or parts[1] not in ("response", "error"):
-                    self._reply(HTTPStatus.NOT_FOUND, b'{"errorType":"InvalidRequestID"}')
-                    return
-                if parts[1] == "response":
-                    invocation.result = body
-                else:
-                    invocation.error = _error_body(
-                        body, self.headers.get("Lambda-Runtime-Function-Error-Type")
-                    )
-                invocation.done.set()
-                self._reply(HTTPStatus.ACCEPTED)
-
-        return Handler
-
-
 def _error_body(body: bytes, error_type: str | None) -> dict[str, Any]:
     try:
         error = json.loads(body)
@@ -160,6 +62,103 @@ def _error_body(body: bytes, error_type: str | None) -> dict[str, Any]:
         error = {"errorMessage": body.decode("utf-8", "replace")}
     error.setdefault("errorType", error_type or "Runtime.Unknown")
     return error
+
+
+class _RuntimeApi(ThreadingHTTPServer):
+    """The Runtime API for one process (one per process generation, so a dead process's
+    pending `next` request can never take an invocation meant for its successor)."""
+
+    daemon_threads = True
+
+    def __init__(self, function_arn: str) -> None:
+        super().__init__(("127.0.0.1", 0), _RuntimeHandler)
+        self.function_arn = function_arn
+        self.pending: queue.Queue[_Invocation] = queue.Queue()
+        self.inflight: dict[str, _Invocation] = {}
+        self.initialised = threading.Event()  # the process asked for its first invocation
+        self.init_error: dict[str, Any] | None = None
+        self.closed = threading.Event()
+        threading.Thread(target=self.serve_forever, args=(0.1,), name="runtime-api", daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def close(self) -> None:
+        self.closed.set()
+        self.shutdown()
+        self.server_close()
+
+    def next_invocation(self) -> _Invocation | None:
+        """The next invocation for the process, once there is one; None once closed."""
+        self.initialised.set()
+        while not self.closed.is_set():
+            try:
+                invocation = self.pending.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            invocation.deadline = time.time() + invocation.timeout_seconds
+            self.inflight[invocation.request_id] = invocation
+            return invocation
+        return None
+
+    def report(self, path: str, body: bytes, error_type: str | None) -> bool:
+        """An init error, or an invocation's response or error, from the process."""
+        if path == f"{API_PREFIX}/init/error":
+            self.init_error = _error_body(body, error_type)
+            return True
+        parts = path.removeprefix(f"{API_PREFIX}/invocation/").split("/")
+        invocation = self.inflight.pop(parts[0], None) if len(parts) == 2 else None
+        if invocation is None or parts[1] not in ("response", "error"):
+            return False
+        if parts[1] == "response":
+            invocation.result = body
+        else:
+            invocation.error = _error_body(body, error_type)
+        invocation.done.set()
+        return True
+
+
+class _RuntimeHandler(BaseHTTPRequestHandler):
+    server: _RuntimeApi
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the runtime's chatter is not the developer's business
+
+    def do_GET(self) -> None:
+        if self.path != f"{API_PREFIX}/invocation/next":
+            self._reply(HTTPStatus.NOT_FOUND)
+            return
+        invocation = self.server.next_invocation()
+        if invocation is None:
+            return  # closed: this process is being replaced; its request dies with it
+        assert invocation.deadline is not None
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(int(invocation.deadline * 1000)),
+            "Lambda-Runtime-Invoked-Function-Arn": self.server.function_arn,
+            "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+        }
+        self._reply(HTTPStatus.OK, invocation.payload, headers)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.report(self.path, body, self.headers.get("Lambda-Runtime-Function-Error-Type")):
+            self._reply(HTTPStatus.ACCEPTED)
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, b'{"errorType":"InvalidRequestID"}')
+
+    def _reply(self, status: int, body: bytes = b"{}", headers: Mapping[str, str] | None = None) -> None:
+        try:
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the process went away mid-request: its invocation fails on its own
 
 
 class ExecutionEnvironment:
@@ -183,7 +182,6 @@ class ExecutionEnvironment:
         self._api: _RuntimeApi | None = None
         self._process: ChildProcess | None = None
         self._closed = False
-        self.cold_starts = 0
 
     # -------------------------------------------------------------- lifecycle
 
@@ -231,14 +229,13 @@ class ExecutionEnvironment:
         self._discard()
         self._api = _RuntimeApi(self.spec.arn)
         self._process = ChildProcess(
-            self.spec.logical_id,
+            self.spec.label,
             [sys.executable, "-m", "awslambdaric", self.handler],
             sink=self._sink,
             env=self._process_environment(self._api.address),
             cwd=self.spec.code_dir,  # Lambda runs in the task root
         )
         self._process.start()
-        self.cold_starts += 1
 
     def _discard(self) -> None:
         if self._process is not None:
@@ -258,7 +255,7 @@ class ExecutionEnvironment:
             "TZ": ":UTC",
             "PYTHONPATH": os.pathsep.join(str(path) for path in self._paths),
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime or 'python3.13'}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -268,7 +265,6 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{stamp}/[$LATEST]{uuid.uuid4().hex}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "_HANDLER": self.handler,
-            **spec.logging,
             **self._environment,
         }
 
@@ -278,34 +274,33 @@ class ExecutionEnvironment:
         """Run one invocation; the handler's result, or InvocationError."""
         with self._lock:
             self._ensure_running()
-            api, process = self._api, self._process
-            assert api is not None
-            assert process is not None
             invocation = _Invocation(str(uuid.uuid4()), json.dumps(event).encode(), self.spec.timeout)
-            init_deadline = time.time() + INIT_TIMEOUT_SECONDS
-            api.pending.put(invocation)
-            while not invocation.done.wait(0.05):
-                if api.init_error is not None or not process.alive():
-                    # Lambda reports the init error (or the crash) as this invocation's error.
-                    error = api.init_error or {
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited "
-                        f"with exit status {process.exit_code()}",
-                    }
-                    self._discard()
-                    raise InvocationError(self.spec.logical_id, error)
-                deadline = invocation.deadline or init_deadline
-                if time.time() > deadline + TIMEOUT_GRACE_SECONDS:
-                    self._discard()  # Lambda does not reuse an environment that timed out
-                    raise InvocationError(
-                        self.spec.logical_id,
-                        {
-                            "errorType": "Sandbox.Timedout",
-                            "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out "
-                            f"after {self.spec.timeout:.2f} seconds",
-                        },
-                    )
+            assert self._api is not None
+            self._api.pending.put(invocation)
+            error = self._wait(invocation)
+            if error is not None:
+                self._discard()  # Lambda does not reuse an environment that crashed or timed out
+                raise InvocationError(self.spec.logical_id, error)
             if invocation.error is not None:
                 raise InvocationError(self.spec.logical_id, invocation.error)
             assert invocation.result is not None
             return json.loads(invocation.result) if invocation.result else None
+
+    def _wait(self, invocation: _Invocation) -> dict[str, Any] | None:
+        """None once the process has answered; else what Lambda reports for this invocation: the
+        init error, the crash, or the timeout."""
+        api, process = self._api, self._process
+        assert api is not None
+        assert process is not None
+        init_deadline = time.time() + INIT_TIMEOUT_SECONDS
+        request = f"RequestId: {invocation.request_id} Error:"
+        while not invocation.done.wait(0.05):
+            if api.init_error is not None:
+                return api.init_error
+            if not process.alive():
+                message = f"{request} Runtime exited with exit status {process.exit_code()}"
+                return {"errorType": "Runtime.ExitError", "errorMessage": message}
+            if time.time() > (invocation.deadline or init_deadline) + TIMEOUT_GRACE_SECONDS:
+                message = f"{request} Task timed out after {self.spec.timeout:.2f} seconds"
+                return {"errorType": "Sandbox.Timedout", "errorMessage": message}
+        return None

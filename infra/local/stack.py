@@ -1,19 +1,23 @@
-"""LocalStack: the whole app on one machine, started and stopped as one thing.
+"""DevStack: the whole app on one machine, started and stopped as one thing.
 
-    with LocalStack(api_port=0, aws_port=0, state_dir=tmp) as stack:
+    with DevStack(api_port=0, aws_port=0, state_dir=tmp) as stack:
         stack.api_url, stack.aws_url, stack.token("alice"), stack.names["UploadsBucket"]
 
 Start order: the gateway's socket is bound first (its port is part of the local parameter
 values: the issuer URL and the allowed origins), moto starts, the function processes start and
 initialise while the emulator's resources are created, then the queue workers, and the gateway
-serves once every function has initialised.
-`stop()` undoes all of it, children first, and is safe to call more than once.
+serves once every function has initialised. `stop()` undoes all of it, children first, and is
+safe to call more than once.
+
+Seams for what comes next: every invocation goes through `invoke()` (one execution environment
+per function today; a pool of them per function would sit behind it), every AWS endpoint comes
+from `aws_url`/`client()`/`_aws_environment()`, and the gateway's routes are listed in one place
+(`Gateway.app`).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import socket
@@ -21,40 +25,48 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import uvicorn
 
-from infra.local.bootstrap import Bootstrap
-from infra.local.emulator import DUMMY_CREDENTIALS, MotoServer, client, free_port
-from infra.local.gateway import Gateway
+from infra.local.bootstrap import create_resources
+from infra.local.emulator import DUMMY_CREDENTIALS, MotoServer, client
+from infra.local.gateway import Gateway, listening_socket
 from infra.local.processes import ConsoleSink, Sink
 from infra.local.runtime import INIT_TIMEOUT_SECONDS, ExecutionEnvironment
-from infra.local.template import Template, load_template
+from infra.local.template import REGION, Template, load_template
 from infra.local.tokens import LocalIssuer
 from infra.local.topology import Topology
 from infra.local.workers import QueueWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_AUDIENCE = "shoebox-local"
+# Powertools warns on every invocation that published no metric (the health check's, say); not
+# locally. (POWERTOOLS_METRICS_DISABLED would not stop it: the warning comes before that check.)
+LOCAL_FUNCTION_ENVIRONMENT = {"PYTHONWARNINGS": "ignore:No application metrics to publish:UserWarning"}
 
 
 class PortInUse(RuntimeError):
     """A port the stack was told to use is taken (by another `make dev`, most likely)."""
 
 
-def _check_free(port: int, what: str) -> None:
+def _free_port(port: int, what: str) -> int:
+    """`port` (0: any free one) once it is free on 127.0.0.1."""
     with socket.socket() as probe:
+        # As the server will bind: connections of a stack just stopped (TIME_WAIT) do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
             raise PortInUse(f"port {port} ({what}) is in use: stop what uses it or choose another") from exc
+        found: int = probe.getsockname()[1]
+        return found
 
 
-class LocalStack:
+class DevStack:
     """moto server + bootstrap from template.yaml + function processes + gateway + workers."""
 
     def __init__(
@@ -63,8 +75,6 @@ class LocalStack:
         api_port: int = 3000,
         aws_port: int = 4566,
         state_dir: Path | None = None,
-        repo_root: Path = REPO_ROOT,
-        template_path: Path | None = None,
         parameters: Mapping[str, str] | None = None,
         handler_overrides: Mapping[str, str] | None = None,
         env_overrides: Mapping[str, Mapping[str, str]] | None = None,
@@ -82,11 +92,8 @@ class LocalStack:
         retry_delay: seconds before a failed SQS message is visible again (see workers.py).
         eager: start every function process at start-up (else on its first invocation).
         """
-        self.repo_root = repo_root
-        self.state_dir = state_dir or repo_root / ".shoebox"
-        self._template_path = template_path or repo_root / "template.yaml"
-        self._requested_api_port = api_port
-        self._requested_aws_port = aws_port
+        self.state_dir = state_dir or REPO_ROOT / ".shoebox"
+        self._requested_ports = (api_port, aws_port)
         self._parameters = dict(parameters or {})
         self._handler_overrides = dict(handler_overrides or {})
         self._env_overrides = {name: dict(values) for name, values in (env_overrides or {}).items()}
@@ -116,10 +123,6 @@ class LocalStack:
     def issuer_url(self) -> str:
         return f"{self.api_url}/_local"
 
-    @property
-    def region(self) -> str:
-        return self.template.pseudo.region
-
     def token(self, sub: str, **claims: Any) -> str:
         """A token the gateway accepts for `sub`; `claims` add to or replace the standard ones
         (a claim given as None is left out)."""
@@ -127,20 +130,24 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the emulator."""
-        return client(service, self.aws_url, self.region)
+        return client(service, self.aws_url)
 
     def queue_url(self, logical_id: str) -> str:
         return self.template.queue_url(self.names[logical_id])
 
+    def invoke(self, function: str, event: Any) -> Any:
+        """Invoke a function by LogicalId in its own process (serialised per function)."""
+        return self.environments[function].invoke(event)
+
     def pids(self) -> dict[str, int]:
         """Every live child process: "moto" and each function's LogicalId."""
-        found = {"moto": self._moto.pid} if self._moto and self._moto.pid else {}
+        found = {"moto": self._moto.pid} if self._moto and self._moto.pid and self._moto.alive() else {}
         found.update({name: env.pid for name, env in self.environments.items() if env.pid})
         return found
 
-    # -------------------------------------------------------------- lifecycle
+    # -------------------------------------------------------------- starting
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> DevStack:
         return self.start()
 
     def __exit__(
@@ -148,106 +155,96 @@ class LocalStack:
     ) -> None:
         self.stop()
 
-    def start(self) -> LocalStack:
+    def start(self) -> DevStack:
         started = time.monotonic()
         try:
-            self._start()
+            self._bind_ports()
+            self._moto = MotoServer(self.aws_port, self.sink)
+            self._moto.start()
+            self._read_template()
+            self._start_functions()
+            self._moto.wait_ready()
+            create_resources(self.template, self.client)
+            self._start_workers()
+            self._wait_functions()
+            # Last: requests already wait in the bound socket's backlog, so the first answer of
+            # /v1/health comes when everything is up.
+            self._start_gateway()
         except BaseException:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
         return self
 
-    def _start(self) -> None:
+    def _bind_ports(self) -> None:
         # The gateway's port is needed before anything else: it is in the issuer URL and origins.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        api_port, aws_port = self._requested_ports
         try:
-            self._socket.bind(("127.0.0.1", self._requested_api_port))
+            self._socket = listening_socket(api_port)
         except OSError as exc:
-            raise PortInUse(f"port {self._requested_api_port} (SHOEBOX_API_PORT) is in use") from exc
+            raise PortInUse(f"port {api_port} (SHOEBOX_API_PORT) is in use") from exc
         self.api_port: int = self._socket.getsockname()[1]
-        self.aws_port: int = self._requested_aws_port or free_port()
-        _check_free(self.aws_port, "SHOEBOX_AWS_PORT")
+        self.aws_port = _free_port(aws_port, "SHOEBOX_AWS_PORT")
 
-        self._moto = MotoServer(self.aws_port, self.sink)
-        self._moto.start()
-
-        origins = f"http://127.0.0.1:{self.api_port},http://localhost:{self.api_port}"
-        local_values = {
+    def _read_template(self) -> None:
+        document = load_template(REPO_ROOT / "template.yaml")
+        local = {
             "JwtIssuer": self.issuer_url,
             "JwtAudience": LOCAL_AUDIENCE,
-            "AllowedOrigins": origins,
+            "AllowedOrigins": f"http://127.0.0.1:{self.api_port},http://localhost:{self.api_port}",
         }
-        document = load_template(self._template_path)
-        declared = document.get("Parameters") or {}
-        values = {name: value for name, value in local_values.items() if name in declared}
-        self.template = Template(document, {**values, **self._parameters}, aws_url=self.aws_url)
-        self.topology = Topology(self.template, self.repo_root)
+        self.template = Template(document, {**local, **self._parameters}, aws_url=self.aws_url)
+        self.topology = Topology(self.template, REPO_ROOT)
         self.names: dict[str, str] = self.template.names()
         self.issuer = LocalIssuer(self.state_dir, self.issuer_url, LOCAL_AUDIENCE)
-
-        for logical_id, spec in self.topology.functions.items():
-            overridden = logical_id in self._handler_overrides
-            self.environments[logical_id] = ExecutionEnvironment(
-                spec,
-                environment={
-                    **self._aws_environment(),
-                    **spec.environment,
-                    **self._env_overrides.get(logical_id, {}),
-                },
-                sink=self.sink,
-                handler=self._handler_overrides.get(logical_id),
-                extra_paths=(self.repo_root,) if overridden else (),
-            )
-        unknown = (set(self._handler_overrides) | set(self._env_overrides)) - set(self.environments)
-        if unknown:
-            raise ValueError(f"overrides for functions the template does not have: {sorted(unknown)}")
-        if self._eager:
-            for environment in self.environments.values():
-                environment.start()
-
-        self._moto.wait_ready()
-        bootstrap = Bootstrap(self.template, self.aws_url)
-        bootstrap.run()
-        self.sink.write("stack", f"created in the emulator: {', '.join(bootstrap.created)}")
-        if bootstrap.unsupported:
-            missing = ", ".join(f"{name} ({kind})" for name, kind in bootstrap.unsupported.items())
-            self.sink.write("stack", f"not emulated locally: {missing}")
-
-        sqs = self.client("sqs")
-        for source in self.topology.queue_sources:
-            worker = QueueWorker(
-                source, sqs, self.invoke, region=self.region, retry_delay=self._retry_delay, sink=self.sink
-            )
-            worker.start()
-            self.workers.append(worker)
-
-        if self._eager:
-            deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
-            for logical_id, environment in self.environments.items():
-                if not environment.wait_initialised(max(0.0, deadline - time.monotonic())):
-                    late = f"{logical_id} did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s"
-                    self.sink.write("stack", late)
-                elif environment.init_error is not None:
-                    error = environment.init_error
-                    self.sink.write(
-                        "stack",
-                        f"{logical_id} failed to initialise: {error.get('errorType')}: "
-                        f"{error.get('errorMessage')} (retried on its next invocation)",
-                    )
-        # Last: requests already wait in the bound socket's backlog, so the first answer of
-        # /v1/health comes when everything is up.
-        self._start_gateway()
 
     def _aws_environment(self) -> dict[str, str]:
         # What every function sees of AWS: the emulator's endpoint, dummy credentials, the region.
         return {
             **DUMMY_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.aws_url,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
         }
+
+    def _start_functions(self) -> None:
+        unknown = (set(self._handler_overrides) | set(self._env_overrides)) - set(self.topology.functions)
+        if unknown:
+            raise ValueError(f"overrides for functions the template does not have: {sorted(unknown)}")
+        for logical_id, spec in self.topology.functions.items():
+            self.environments[logical_id] = ExecutionEnvironment(
+                spec,
+                environment={
+                    **self._aws_environment(),
+                    **LOCAL_FUNCTION_ENVIRONMENT,
+                    **spec.environment,
+                    **self._env_overrides.get(logical_id, {}),
+                },
+                sink=self.sink,
+                handler=self._handler_overrides.get(logical_id),
+                extra_paths=(REPO_ROOT,) if logical_id in self._handler_overrides else (),
+            )
+            if self._eager:
+                self.environments[logical_id].start()
+
+    def _wait_functions(self) -> None:
+        if not self._eager:
+            return
+        deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
+        for environment in self.environments.values():
+            label = environment.spec.label
+            if not environment.wait_initialised(max(0.0, deadline - time.monotonic())):
+                self.sink.write(label, f"did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s")
+            elif (error := environment.init_error) is not None:
+                failure = f"{error.get('errorType')}: {error.get('errorMessage')}"
+                self.sink.write(label, f"failed to initialise: {failure} (retried on its next invocation)")
+
+    def _start_workers(self) -> None:
+        sqs = self.client("sqs")
+        for source in self.topology.queue_sources:
+            worker = QueueWorker(source, sqs, self.invoke, retry_delay=self._retry_delay, sink=self.sink)
+            worker.start()
+            self.workers.append(worker)
 
     def _start_gateway(self) -> None:
         gateway = Gateway(
@@ -255,8 +252,8 @@ class LocalStack:
             self.invoke,
             self.issuer,
             sink=self.sink,
-            static_dir=self.repo_root / "clients" / "web",
-            openapi=self._openapi_builder(),
+            static_dir=REPO_ROOT / "clients" / "web",
+            openapi=functools.cache(self._openapi_document),
         )
         config = uvicorn.Config(
             gateway.app(),
@@ -266,7 +263,6 @@ class LocalStack:
             timeout_graceful_shutdown=2,  # a request waiting on a slow function does not hold up Ctrl-C
         )
         self._server = uvicorn.Server(config)
-        assert self._socket is not None
         self._server_thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="gateway", daemon=True
         )
@@ -277,9 +273,25 @@ class LocalStack:
                 raise RuntimeError("the gateway did not start")
             time.sleep(0.01)
 
-    def invoke(self, function: str, event: Any) -> Any:
-        """Invoke a function by LogicalId in its own process (serialised per function)."""
-        return self.environments[function].invoke(event)
+    def _openapi_document(self) -> dict[str, Any]:
+        """`python -m infra.openapi`'s document. It imports every function's router, so it runs in
+        a child process with the functions' import path: the gateway imports no function code."""
+        paths = {REPO_ROOT}
+        for spec in self.topology.functions.values():
+            paths.update((spec.code_dir, *spec.layer_dirs))
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(path) for path in sorted(paths))}
+        done = subprocess.run(
+            [sys.executable, "-m", "infra.openapi"],
+            env=environment,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        document: dict[str, Any] = json.loads(done.stdout)
+        return document
+
+    # -------------------------------------------------------------- stopping
 
     def stop(self) -> None:
         with self._lock:
@@ -306,30 +318,3 @@ class LocalStack:
             if self._moto is not None:
                 self._moto.stop()
                 self._moto = None
-
-    def _openapi_builder(self) -> Callable[[], dict[str, Any]] | None:
-        """`infra.openapi.build_openapi()`, when that module exists. It imports every function's
-        router, so it runs in a child process with the functions' import path (the gateway
-        itself imports no function code), once, on the first request for the document."""
-        if importlib.util.find_spec("infra.openapi") is None:
-            return None
-        paths = {self.repo_root}
-        for spec in self.topology.functions.values():
-            paths.update((spec.code_dir, *spec.layer_dirs))
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(path) for path in sorted(paths))}
-        script = "import json, sys, infra.openapi; json.dump(infra.openapi.build_openapi(), sys.stdout)"
-
-        @functools.cache
-        def build() -> dict[str, Any]:
-            done = subprocess.run(
-                [sys.executable, "-c", script],
-                env=environment,
-                cwd=self.repo_root,
-                capture_output=True,
-                check=True,
-                timeout=120,
-            )
-            document: dict[str, Any] = json.loads(done.stdout)
-            return document
-
-        return build

@@ -14,7 +14,6 @@ Local differences, on purpose:
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -23,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from infra.local.processes import Sink
 from infra.local.runtime import InvocationError
-from infra.local.topology import QueueSource
+from infra.local.template import REGION
+from infra.local.topology import QueueSource, label
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -35,35 +35,20 @@ SQS_MAX_BATCH = 10  # per ReceiveMessage / DeleteMessageBatch call
 Invoke = Callable[[str, Any], Any]
 
 
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+def sqs_record(message: MessageTypeDef, source: QueueSource) -> dict[str, Any]:
+    """One record of the event Lambda sends for an SQS batch (S3 notifications carry no message
+    attributes)."""
     return {
-        "stringValue": value.get("StringValue"),
-        "binaryValue": base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None,
-        "stringListValues": list(value.get("StringListValues", [])),
-        "binaryListValues": [base64.b64encode(item).decode() for item in value.get("BinaryListValues", [])],
-        "dataType": value.get("DataType"),
-    }
-
-
-def sqs_record(message: MessageTypeDef, source: QueueSource, region: str) -> dict[str, Any]:
-    """One record of the event Lambda sends for an SQS batch."""
-    record: dict[str, Any] = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
         "body": message.get("Body", ""),
         "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {
-            name: _message_attribute(dict(value))
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
+        "messageAttributes": {},
         "md5OfBody": message.get("MD5OfBody"),
         "eventSource": "aws:sqs",
         "eventSourceARN": source.queue_arn,
-        "awsRegion": region,
+        "awsRegion": REGION,
     }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
 
 
 def is_s3_test_event(body: str) -> bool:
@@ -99,19 +84,16 @@ class QueueWorker:
         sqs: SQSClient,
         invoke: Invoke,
         *,
-        region: str,
         retry_delay: int,
         sink: Sink,
     ) -> None:
         self.source = source
         self._sqs = sqs
         self._invoke = invoke
-        self._region = region
         self._retry_delay = retry_delay
         self._sink = sink
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"worker-{source.function}", daemon=True)
-        self.batches = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -129,7 +111,7 @@ class QueueWorker:
             except Exception as exc:
                 if self._stop.is_set():
                     return  # the emulator is going away with us
-                self._sink.write(f"worker {self.source.function}", f"poll failed: {exc!r}")
+                self._sink.write(label(self.source.function), f"polling its queue failed: {exc!r}")
                 self._stop.wait(1)
 
     def _receive(self, wait: int, limit: int) -> list[MessageTypeDef]:
@@ -138,7 +120,6 @@ class QueueWorker:
             MaxNumberOfMessages=min(limit, SQS_MAX_BATCH),
             WaitTimeSeconds=wait,
             AttributeNames=["All"],
-            MessageAttributeNames=["All"],
         )
         return list(response.get("Messages", []))
 
@@ -163,13 +144,12 @@ class QueueWorker:
         batch = [message for message in messages if message not in tests]
         if not batch:
             return
-        event = {"Records": [sqs_record(message, self.source, self._region) for message in batch]}
+        event = {"Records": [sqs_record(message, self.source) for message in batch]}
         ids = [message["MessageId"] for message in batch]
-        self.batches += 1
         try:
             result = self._invoke(self.source.function, event)
         except InvocationError as exc:
-            self._sink.write(f"worker {self.source.function}", f"batch of {len(batch)} failed: {exc}")
+            self._sink.write(label(self.source.function), f"a batch of {len(batch)} failed: {exc}")
             failed = set(ids)
         else:
             failed = failed_ids(result, ids, self.source)
@@ -177,27 +157,25 @@ class QueueWorker:
         self._retry_soon([message for message in batch if message["MessageId"] in failed])
 
     def _delete(self, messages: Sequence[MessageTypeDef]) -> None:
-        for start in range(0, len(messages), SQS_MAX_BATCH):
-            chunk = messages[start : start + SQS_MAX_BATCH]
+        if messages:  # at most BatchSize (the template's: 5) messages, within one batch call
             self._sqs.delete_message_batch(
                 QueueUrl=self.source.queue_url,
                 Entries=[
-                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                    for index, message in enumerate(chunk)
+                    {"Id": str(index), "ReceiptHandle": item["ReceiptHandle"]}
+                    for index, item in enumerate(messages)
                 ],
             )
 
     def _retry_soon(self, messages: Sequence[MessageTypeDef]) -> None:
-        for start in range(0, len(messages), SQS_MAX_BATCH):
-            chunk = messages[start : start + SQS_MAX_BATCH]
+        if messages:
             self._sqs.change_message_visibility_batch(
                 QueueUrl=self.source.queue_url,
                 Entries=[
                     {
                         "Id": str(index),
-                        "ReceiptHandle": message["ReceiptHandle"],
+                        "ReceiptHandle": item["ReceiptHandle"],
                         "VisibilityTimeout": self._retry_delay,
                     }
-                    for index, message in enumerate(chunk)
+                    for index, item in enumerate(messages)
                 ],
             )

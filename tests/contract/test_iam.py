@@ -12,9 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
-from samcli.yamlhelper import yaml_parse
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
+
+from infra.local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -126,7 +127,7 @@ S3_WRITES = {"s3:PutObject", "s3:DeleteObject"}
 
 @pytest.fixture(scope="module")
 def cloudformation() -> dict[str, Any]:
-    template = yaml_parse(TEMPLATE.read_text())
+    template = load_template(TEMPLATE)
     for resource in template["Resources"].values():
         properties = resource.get("Properties", {})
         for key in ("CodeUri", "ContentUri"):  # the translator wants what `sam package` uploaded
@@ -219,7 +220,7 @@ def table(grants: Iterable[Grant]) -> str:
 
 
 def test_every_function_has_a_row() -> None:
-    template = yaml_parse(TEMPLATE.read_text())
+    template = load_template(TEMPLATE)
     functions = {
         name
         for name, resource in template["Resources"].items()

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from samcli.yamlhelper import yaml_parse
+
+from infra.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "prod")
@@ -42,6 +43,6 @@ def test_deploy_settings(deploys: dict[str, dict[str, Any]], env: str) -> None:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_overrides_name_template_parameters(deploys: dict[str, dict[str, Any]], env: str) -> None:
-    parameters = yaml_parse((ROOT / "template.yaml").read_text())["Parameters"]
+    parameters = load_template(ROOT / "template.yaml")["Parameters"]
     overridden = {override.split("=", 1)[0] for override in deploys[env]["parameter_overrides"]}
     assert overridden <= set(parameters)

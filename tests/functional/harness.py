@@ -22,8 +22,8 @@ from delete_image.handler import handler as delete_image
 from get_content.handler import handler as get_content
 from get_image.handler import handler as get_image
 from list_images.handler import handler as list_images
-from samtranslator.yaml_helper import yaml_parse
 
+from infra.local.template import load_template
 from shoebox import keys, records
 from shoebox.variants import ORIGINAL, THUMBNAIL_SIZES, Variant, variant_key
 from tests.events import LambdaContext, load_event
@@ -38,7 +38,7 @@ REGION = "us-east-1"
 
 @cache
 def table_properties() -> dict[str, Any]:
-    template = yaml_parse(TEMPLATE.read_text())  # SAM's own reader: knows !Ref, !Sub, ...
+    template = load_template(TEMPLATE)
     properties: dict[str, Any] = template["Resources"]["ImagesTable"]["Properties"]
     return properties
 

@@ -1,6 +1,6 @@
 """ThumbnailFunction with its imaging broken: every thumbnail attempt crashes.
 
-Runs in the function's own process (LocalStack handler_overrides), so the patch touches only
+Runs in the function's own process (DevStack handler_overrides), so the patch touches only
 that process; everything else is the real handler, with its retry and FAILED logic.
 """
 

@@ -1,6 +1,6 @@
 """A stand-in handler for the local stack's own tests: it records every SQS batch it gets.
 
-Runs in the function's own process (LocalStack handler_overrides). Each batch is appended as one
+Runs in the function's own process (DevStack handler_overrides). Each batch is appended as one
 JSON line to the file named by PROBE_OUTPUT; records whose decoded S3 key is in PROBE_FAIL_KEYS
 (a JSON list) are reported as batch item failures.
 """

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from infra.local import LocalStack
+from infra.local import DevStack
 
 
-def objects_of(stack: LocalStack, image_id: str) -> list[str]:
+def objects_of(stack: DevStack, image_id: str) -> list[str]:
     """Every object of the image in either bucket, as `bucket/key` (listed, not assumed)."""
     s3 = stack.client("s3")
     found = []

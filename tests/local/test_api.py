@@ -20,7 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from infra.local import LocalStack
+from infra.local import DevStack
 from tests.local.support import objects_of
 
 pytestmark = pytest.mark.local
@@ -52,7 +52,7 @@ def eventually[T](check: Callable[[], T | None], seconds: float = DEADLINE_SECON
 class Client:
     """One user of the API, over HTTP like any client."""
 
-    stack: LocalStack
+    stack: DevStack
     http: httpx.Client
     sub: str
 
@@ -100,7 +100,7 @@ class Client:
 
 
 @pytest.fixture
-def connect(stack: LocalStack) -> Iterator[Callable[[], Client]]:
+def connect(stack: DevStack) -> Iterator[Callable[[], Client]]:
     """Users with fresh subjects: the session's stack is shared with other tests."""
     opened: list[httpx.Client] = []
 
@@ -289,7 +289,7 @@ def test_content_of_a_slot_without_upload(alice: Client) -> None:
     )
 
 
-def test_every_route_needs_a_token(stack: LocalStack) -> None:
+def test_every_route_needs_a_token(stack: DevStack) -> None:
     with httpx.Client(base_url=stack.api_url, timeout=30) as anonymous:
         replies = [
             anonymous.post(
@@ -317,7 +317,7 @@ def test_every_answer_carries_a_request_id(alice: Client) -> None:
     assert len(set(ids)) == len(ids)
 
 
-def test_the_openapi_document_describes_every_route(stack: LocalStack) -> None:
+def test_the_openapi_document_describes_every_route(stack: DevStack) -> None:
     reply = httpx.get(f"{stack.api_url}/openapi.json", timeout=120)
     assert reply.status_code == 200, reply.text
     document = reply.json()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import ExifTags, Image
 
-from infra.local import LocalStack
+from infra.local import DevStack
 from infra.local.processes import FileSink
 from tests.local.support import objects_of
 from tests.photos import make_photo
@@ -55,7 +55,7 @@ def camera_photo(folder: Path, size: tuple[int, int] = (2400, 1800), orientation
 class User:
     """One user of the local stack, over HTTP like any client."""
 
-    stack: LocalStack
+    stack: DevStack
     http: httpx.Client
 
     def upload(self, data: bytes, content_type: str = "image/jpeg", filename: str = "photo.jpg") -> str:
@@ -97,7 +97,7 @@ class User:
         return objects_of(self.stack, image_id)
 
 
-def user_of(stack: LocalStack) -> Iterator[User]:
+def user_of(stack: DevStack) -> Iterator[User]:
     token = stack.token(f"pipeline-{secrets.token_hex(4)}")
     with httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
@@ -106,11 +106,11 @@ def user_of(stack: LocalStack) -> Iterator[User]:
 
 
 @pytest.fixture
-def user(stack: LocalStack) -> Iterator[User]:
+def user(stack: DevStack) -> Iterator[User]:
     yield from user_of(stack)
 
 
-def queues_idle(stack: LocalStack, *logical_ids: str) -> bool:
+def queues_idle(stack: DevStack, *logical_ids: str) -> bool:
     sqs = stack.client("sqs")
     for logical_id in logical_ids:
         attributes = sqs.get_queue_attributes(
@@ -182,12 +182,12 @@ def test_a_delete_during_processing_leaves_nothing_behind(user: User, tmp_path: 
 
 
 @pytest.fixture(scope="module")
-def crashing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def crashing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """A stack of its own whose ThumbnailFunction crashes on every image, with two receives
     before the dead-letter queue."""
     state = tmp_path_factory.mktemp("crashing-stack")
     sink = FileSink(state / "stack.log")
-    running = LocalStack(
+    running = DevStack(
         api_port=0,
         aws_port=0,
         state_dir=state,
@@ -201,12 +201,12 @@ def crashing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
 
 
 @pytest.fixture
-def crashing_user(crashing_stack: LocalStack) -> Iterator[User]:
+def crashing_user(crashing_stack: DevStack) -> Iterator[User]:
     yield from user_of(crashing_stack)
 
 
 def test_a_thumbnail_step_that_keeps_crashing_ends_failed_in_the_dlq(
-    crashing_stack: LocalStack, crashing_user: User, tmp_path: Path
+    crashing_stack: DevStack, crashing_user: User, tmp_path: Path
 ) -> None:
     user = crashing_user
     image_id = user.upload(camera_photo(tmp_path, (800, 600)))
@@ -233,7 +233,7 @@ def _near(pixel: tuple[int, ...], color: tuple[int, int, int], tolerance: int = 
 
 
 def test_a_delete_while_thumbnails_are_retried_leaves_nothing_behind(
-    crashing_stack: LocalStack, crashing_user: User, tmp_path: Path
+    crashing_stack: DevStack, crashing_user: User, tmp_path: Path
 ) -> None:
     user = crashing_user
     image_id = user.upload(camera_photo(tmp_path, (800, 600)))

@@ -3,11 +3,12 @@ from template.yaml, function processes, and the S3 -> SQS -> function path with 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
-import hmac
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,12 +16,10 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from infra.local import LocalStack
+from infra.local import DevStack
+from infra.local.gateway import listening_socket
 from infra.local.processes import FileSink
 
 pytestmark = pytest.mark.local
@@ -39,10 +38,6 @@ def eventually[T](probe: Callable[[], T | None], timeout: float = 20, what: str 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _segments(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A token's header and claims, unverified."""
     header, payload, _ = token.split(".")
@@ -54,14 +49,10 @@ def _json_segment(part: str) -> dict[str, Any]:
     return decoded
 
 
-def _unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
-    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-
-
 # ------------------------------------------------------------------ the gateway, real handlers
 
 
-def test_health_answers_with_json_and_a_request_id(stack: LocalStack) -> None:
+def test_health_answers_with_json_and_a_request_id(stack: DevStack) -> None:
     response = httpx.get(f"{stack.api_url}/v1/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
@@ -69,13 +60,13 @@ def test_health_answers_with_json_and_a_request_id(stack: LocalStack) -> None:
     assert response.headers["x-request-id"] == response.headers["apigw-requestid"]
 
 
-def test_unknown_routes_get_api_gateways_404(stack: LocalStack) -> None:
+def test_unknown_routes_get_api_gateways_404(stack: DevStack) -> None:
     for method, path in [("GET", "/v1/nothing-here"), ("DELETE", "/v1/health"), ("GET", "/v1/images/a/b")]:
         response = httpx.request(method, f"{stack.api_url}{path}")
         assert (response.status_code, response.json()) == (404, {"message": "Not Found"}), path
 
 
-def test_a_token_from_the_local_endpoint_reaches_the_function(stack: LocalStack) -> None:
+def test_a_token_from_the_local_endpoint_reaches_the_function(stack: DevStack) -> None:
     issued = httpx.post(f"{stack.api_url}/_local/token", json={"sub": "alice"})
     assert issued.status_code == 200
     token = issued.json()["token"]
@@ -88,7 +79,7 @@ def test_a_token_from_the_local_endpoint_reaches_the_function(stack: LocalStack)
     assert "x-request-id" in response.headers  # set by the function: the gateway let it through
 
 
-def test_the_token_endpoint_checks_its_input(stack: LocalStack) -> None:
+def test_the_token_endpoint_checks_its_input(stack: DevStack) -> None:
     assert httpx.post(f"{stack.api_url}/_local/token", json={"sub": ""}).status_code == 400
     assert httpx.post(f"{stack.api_url}/_local/token", content=b"nope").status_code == 400
     short = httpx.post(f"{stack.api_url}/_local/token", json={"sub": "bob", "expires_in": 60}).json()
@@ -96,7 +87,7 @@ def test_the_token_endpoint_checks_its_input(stack: LocalStack) -> None:
     assert claims["exp"] - claims["iat"] == 60
 
 
-def test_the_jwks_is_served_under_the_issuer(stack: LocalStack) -> None:
+def test_the_jwks_is_served_under_the_issuer(stack: DevStack) -> None:
     kid = _segments(stack.token("carol"))[0]["kid"]
     for path in ("/_local/jwks.json", "/_local/.well-known/jwks.json"):
         keys = httpx.get(f"{stack.api_url}{path}").json()["keys"]
@@ -106,60 +97,60 @@ def test_the_jwks_is_served_under_the_issuer(stack: LocalStack) -> None:
     assert discovery["issuer"] == stack.issuer_url
 
 
-def _forged(stack: LocalStack) -> dict[str, str | None]:
-    """Authorization header values the JWT authorizer must refuse, by what is wrong."""
-    good = stack.token("mallory")
-    header, payload = _segments(good)
+def test_bad_tokens_are_refused_by_the_gateway(stack: DevStack) -> None:
+    # Every way a token can be wrong: tests/unit/test_local_tokens.py. Here: the gateway's answer.
     now = int(time.time())
-    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_key = jwt.PyJWK(stack.issuer.jwks()["keys"][0]).key
-    public_pem = public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    hs_input = _unsigned({**header, "alg": "HS256"}, payload)
-    hs_signature = _b64(hmac.new(public_pem, hs_input.encode(), hashlib.sha256).digest())
-    same_kid = {"kid": header["kid"]}
-    tampered_payload = _b64(json.dumps({**payload, "sub": "alice"}).encode())
-    return {
+    good = stack.token("mallory")
+    refused = {
         "missing": None,
-        "empty": "",
-        "other scheme": f"Basic {good}",
-        "bearer without token": "Bearer",
         "not a jwt": "Bearer not-a-jwt",
         "expired": f"Bearer {stack.token('mallory', iat=now - 7200, nbf=now - 7200, exp=now - 60)}",
-        "no exp": f"Bearer {stack.token('mallory', exp=None)}",
-        "exp not a number": f"Bearer {stack.token('mallory', exp='tomorrow')}",
-        "not yet valid": f"Bearer {stack.token('mallory', nbf=now + 3600)}",
-        "issued in the future": f"Bearer {stack.token('mallory', iat=now + 3600)}",
-        "alg none": f"Bearer {_unsigned({**header, 'alg': 'none'}, payload)}.",
-        "hmac with the public key": f"Bearer {hs_input}.{hs_signature}",
-        "signed by another key": f"Bearer {jwt.encode(payload, other_key, 'RS256', headers=same_kid)}",
-        "unknown kid": f"Bearer {jwt.encode(payload, other_key, 'RS256', headers={'kid': 'other'})}",
-        "wrong issuer": f"Bearer {stack.token('mallory', iss='https://issuer.example')}",
         "wrong audience": f"Bearer {stack.token('mallory', aud='someone-else')}",
-        "tampered": "Bearer " + ".".join([good.split(".")[0], tampered_payload, good.split(".")[2]]),
+        "foreign client_id": f"Bearer {stack.token('mallory', aud=None, client_id='someone-else')}",
+        "tampered": f"Bearer {good[:-8]}{'A' * 8}",
     }
-
-
-def test_bad_tokens_are_refused_by_the_gateway(stack: LocalStack) -> None:
-    for problem, authorization in _forged(stack).items():
+    for problem, authorization in refused.items():
         headers = {} if authorization is None else {"Authorization": authorization}
         response = httpx.get(f"{stack.api_url}/v1/images", headers=headers)
         assert response.status_code == 401, problem
         assert response.json() == {"message": "Unauthorized"}, problem
+        assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"'), problem
         assert "x-request-id" not in response.headers, f"{problem}: the function was called"
 
 
-def test_client_id_stands_in_for_a_missing_aud(stack: LocalStack) -> None:
+def test_client_id_stands_in_for_a_missing_aud(stack: DevStack) -> None:
     # Cognito access tokens carry client_id and no aud; the authorizer accepts them.
     token = stack.token("dave", aud=None, client_id="shoebox-local")
     assert "aud" not in _segments(token)[1]
     response = httpx.get(f"{stack.api_url}/v1/images", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code != 401
-    foreign = stack.token("dave", aud=None, client_id="someone-else")
-    response = httpx.get(f"{stack.api_url}/v1/images", headers={"Authorization": f"Bearer {foreign}"})
-    assert response.status_code == 401
+    assert response.status_code == 200
+    assert "x-request-id" in response.headers
 
 
-def test_cors_preflight_is_answered_by_the_gateway(stack: LocalStack) -> None:
+def test_the_gateway_answers_without_waiting_on_nagle() -> None:
+    """The gateway's listening socket says TCP, so asyncio (uvicorn's server) sets TCP_NODELAY on
+    each connection it accepts; without it every keep-alive response waited ~40 ms."""
+
+    async def accepted() -> int:
+        nodelay: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nodelay.set_result(
+                writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            )
+            writer.close()
+
+        listening = listening_socket(0)
+        async with await asyncio.start_server(on_connect, sock=listening):
+            _, client = await asyncio.open_connection(*listening.getsockname())
+            found = await asyncio.wait_for(nodelay, 5)
+            client.close()
+        return found
+
+    assert asyncio.run(accepted()) != 0
+
+
+def test_cors_preflight_is_answered_by_the_gateway(stack: DevStack) -> None:
     origin = f"http://localhost:{stack.api_port}"
     preflight = httpx.options(
         f"{stack.api_url}/v1/uploads",
@@ -188,7 +179,7 @@ def test_cors_preflight_is_answered_by_the_gateway(stack: LocalStack) -> None:
 # ------------------------------------------------------------------ the emulator, from the template
 
 
-def test_buckets_queues_and_table_are_made_from_the_template(stack: LocalStack) -> None:
+def test_buckets_queues_and_table_are_made_from_the_template(stack: DevStack) -> None:
     s3, sqs, dynamodb = stack.client("s3"), stack.client("sqs"), stack.client("dynamodb")
     uploads = stack.names["UploadsBucket"]
     assert uploads == "shoebox-local-uploads-123456789012"
@@ -222,7 +213,7 @@ def test_buckets_queues_and_table_are_made_from_the_template(stack: LocalStack) 
 
 
 class Probe:
-    def __init__(self, stack: LocalStack, output: Path) -> None:
+    def __init__(self, stack: DevStack, output: Path) -> None:
         self.stack = stack
         self.output = output
 
@@ -248,7 +239,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
     state = tmp_path_factory.mktemp("probe-stack")
     output = state / "batches.jsonl"
     sink = FileSink(state / "stack.log")
-    probed = LocalStack(
+    probed = DevStack(
         api_port=0,
         aws_port=0,
         state_dir=state,
