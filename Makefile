@@ -36,7 +36,7 @@ setup: $(VENV)/.synced ## create .venv from uv.lock (Python 3.13)
 
 .PHONY: dev
 dev: setup ## run the whole app locally: emulator, gateway, workers, web page (Ctrl-C stops)
-	@$(PYTHON) -m infra.local  # stdout is the stack's own: set-up talks on stderr
+	@PYTHONPATH=layers/core $(PYTHON) -m infra.local  # stdout is the stack's own: set-up talks on stderr
 
 .PHONY: test
 test: setup browser ## run every test (unit, functional, contract, local stack, browser)

@@ -1,7 +1,8 @@
 """`python -m infra.local`: run the local stack in the foreground until Ctrl-C or SIGTERM.
 
 Ports come from SHOEBOX_API_PORT (default 3000) and SHOEBOX_AWS_PORT (default 4566); the local
-issuer's key pair lives in SHOEBOX_STATE_DIR (default .shoebox/ in the repo).
+key material (issuer and CDN key pairs, generated secrets) lives in SHOEBOX_STATE_DIR (default
+.shoebox/ in the repo).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def _banner(stack: DevStack) -> str:
             f"  API + web page  {stack.api_url}/   (health: {stack.api_url}/v1/health)",
             f"  AWS emulator    {stack.aws_url}   (AWS_ENDPOINT_URL for the aws CLI / boto3)",
             f"  JWT issuer      {stack.issuer_url}   (JWKS: {stack.issuer_url}/.well-known/jwks.json)",
+            f"  CDN             {stack.cdn_url}/   (signed URLs only, as CloudFront)",
             f"  buckets         {buckets}",
             "",
             '  A token for user \'dev\', valid 12 h (another user: POST /_local/token {"sub": "alice"}):',

@@ -1,9 +1,10 @@
-"""Creates the template's queues, buckets and table in the emulator, in dependency order.
+"""Creates the template's queues, buckets, table and secrets in the emulator, in dependency order.
 
 Resources are created in the order their references give (Ref/GetAtt/Sub/DependsOn): a queue's
 dead-letter queue before the queue, the queues before the bucket notifications that target them.
 CloudFormation's property shapes become the API's here, for the properties template.yaml uses;
-every value comes from the resolved template. Other types (functions, the API, log groups,
+every value comes from the resolved template (a secret's value, which CloudFormation generates or
+ops put in, comes from the local stack). Other types (functions, the API, log groups,
 alarms, ...) are served by other parts of the local stack or mean nothing locally: skipped.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from graphlib import TopologicalSorter
 from typing import Any
 
@@ -30,9 +31,13 @@ _CORS_FIELDS = {
 }
 
 
-def create_resources(template: Template, client: Callable[[str], Any]) -> list[str]:
-    """Create what the emulator holds; `client(service)` gives a boto3 client. The LogicalIds made."""
+def create_resources(
+    template: Template, client: Callable[[str], Any], secret_strings: Mapping[str, str] | None = None
+) -> list[str]:
+    """Create what the emulator holds; `client(service)` gives a boto3 client; `secret_strings`
+    the secrets' values by LogicalId (a secret without one is created empty). The LogicalIds made."""
     clients = functools.cache(client)
+    values = secret_strings or {}
     resources = template.resources
     graph = {}
     for logical_id, resource in resources.items():
@@ -48,6 +53,8 @@ def create_resources(template: Template, client: Callable[[str], Any]) -> list[s
         if kind in _CREATORS:
             service, create = _CREATORS[kind]
             properties = template.resolve(resources[logical_id].get("Properties") or {})
+            if logical_id in values:
+                properties["SecretString"] = values[logical_id]
             create(clients(service), template.name(logical_id), properties)
             created.append(logical_id)
     return created
@@ -139,9 +146,15 @@ def _table(dynamodb: Any, name: str, properties: Properties) -> None:
         )
 
 
+def _secret(secretsmanager: Any, name: str, properties: Properties) -> None:
+    value = {"SecretString": properties["SecretString"]} if "SecretString" in properties else {}
+    secretsmanager.create_secret(Name=name, Description=properties.get("Description", ""), **value)
+
+
 _CREATORS: dict[str, tuple[str, Callable[[Any, str, Properties], None]]] = {
     "AWS::SQS::Queue": ("sqs", _queue),
     "AWS::SQS::QueuePolicy": ("sqs", _queue_policy),
     "AWS::S3::Bucket": ("s3", _bucket),
     "AWS::DynamoDB::Table": ("dynamodb", _table),
+    "AWS::SecretsManager::Secret": ("secretsmanager", _secret),
 }

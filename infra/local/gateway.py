@@ -4,7 +4,8 @@ Each request is matched against the routes read from template.yaml, checked by t
 authorizer, turned into a payload 2.0 event and handed to the route's function in its own
 process; the function's result becomes the response. CORS preflights are answered here, as API
 Gateway answers them for an HTTP API with a CorsConfiguration. A few local-only endpoints live
-under /_local (tokens, JWKS); the web page and the API docs are served beside the API.
+under /_local (tokens, JWKS); the web page and the API docs are served beside the API, and the
+local CDN (the CloudFront distribution's stand-in) under /cdn/.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from infra.local import apigw
+from infra.local.cdn import PATH_PREFIX, LocalCdn
 from infra.local.processes import Sink
 from infra.local.runtime import InvocationError
 from infra.local.tokens import DEFAULT_LIFETIME_SECONDS, LocalIssuer, TokenRejected, bearer_token, verify
@@ -64,6 +66,7 @@ class Gateway:
         sink: Sink,
         static_dir: Path,
         openapi: Callable[[], dict[str, Any]],
+        cdn: LocalCdn,
     ) -> None:
         self.topology = topology
         self._invoke = invoke
@@ -71,6 +74,7 @@ class Gateway:
         self._sink = sink
         self._static_dir = static_dir.resolve()
         self._openapi = openapi
+        self._cdn = cdn
 
     def app(self) -> Starlette:
         issuer_path = urlsplit(self.issuer.issuer).path
@@ -83,6 +87,7 @@ class Gateway:
                 Route("/config.json", self._web_config),
                 Route("/openapi.json", self._openapi_json),
                 Route("/docs", self._docs),
+                Route(f"{PATH_PREFIX}/{{key:path}}", self._serve_cdn, methods=["GET", "HEAD"]),
                 Route("/{path:path}", self._dispatch, methods=_METHODS),
             ]
         )
@@ -130,16 +135,24 @@ class Gateway:
         page = get_swagger_ui_html(openapi_url="/openapi.json", title="Shoebox API")
         return HTMLResponse(bytes(page.body).decode())
 
+    async def _serve_cdn(self, request: Request) -> Response:
+        started = time.monotonic()
+        response, why = await self._cdn.serve(request)
+        self._log(request, response, started, f"cdn: {why}")
+        return response
+
     # -------------------------------------------------------------- the API
 
     async def _dispatch(self, request: Request) -> Response:
         started = time.monotonic()
         response, function = await self._handle(request)
-        elapsed = (time.monotonic() - started) * 1000
-        served = f" ({label(function)})" if function else ""
-        line = f"{request.method} {request.url.path} {response.status_code} {elapsed:.0f}ms{served}"
-        self._sink.write("gateway", line)
+        self._log(request, response, started, label(function) if function else None)
         return response
+
+    def _log(self, request: Request, response: Response, started: float, served: str | None) -> None:
+        elapsed = (time.monotonic() - started) * 1000
+        line = f"{request.method} {request.url.path} {response.status_code} {elapsed:.0f}ms"
+        self._sink.write("gateway", line + (f" ({served})" if served else ""))
 
     async def _handle(self, request: Request) -> tuple[Response, str | None]:
         """The response, and the function that made it (None when the gateway answered itself)."""

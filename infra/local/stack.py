@@ -33,8 +33,10 @@ from typing import Any
 import uvicorn
 
 from infra.local.bootstrap import create_resources
+from infra.local.cdn import PATH_PREFIX, LocalCdn, read_distribution
 from infra.local.emulator import DUMMY_CREDENTIALS, MotoServer, client
 from infra.local.gateway import Gateway, listening_socket
+from infra.local.keys import CdnKeyPair, secret_strings
 from infra.local.processes import ConsoleSink, Sink
 from infra.local.runtime import INIT_TIMEOUT_SECONDS, ExecutionEnvironment
 from infra.local.template import REGION, Template, load_template
@@ -84,7 +86,8 @@ class DevStack:
     ) -> None:
         """
         api_port, aws_port: 0 picks free ports.
-        state_dir: where the local issuer's key pair lives (default <repo>/.shoebox).
+        state_dir: where the local key material lives (default <repo>/.shoebox): the issuer's and
+            the CDN's key pairs, the generated secrets' values.
         parameters: template parameter values, over the local ones and the defaults.
         handler_overrides: LogicalId -> handler ("tests.local.probe.handler"); the repo root is
             then on that function's PYTHONPATH.
@@ -122,6 +125,11 @@ class DevStack:
     @property
     def issuer_url(self) -> str:
         return f"{self.api_url}/_local"
+
+    @property
+    def cdn_url(self) -> str:
+        """The local CDN's base URL: the functions' CDN_BASE_URL (CloudFront's domain in AWS)."""
+        return f"{self.api_url}{PATH_PREFIX}"
 
     def token(self, sub: str, **claims: Any) -> str:
         """A token the gateway accepts for `sub`; `claims` add to or replace the standard ones
@@ -164,7 +172,8 @@ class DevStack:
             self._read_template()
             self._start_functions()
             self._moto.wait_ready()
-            create_resources(self.template, self.client)
+            secrets = secret_strings(self.topology, self.state_dir, self.cdn_key)
+            create_resources(self.template, self.client, secrets)
             self._start_workers()
             self._wait_functions()
             # Last: requests already wait in the bound socket's backlog, so the first answer of
@@ -197,6 +206,7 @@ class DevStack:
         self.topology = Topology(self.template, REPO_ROOT)
         self.names: dict[str, str] = self.template.names()
         self.issuer = LocalIssuer(self.state_dir, self.issuer_url, LOCAL_AUDIENCE)
+        self.cdn_key = CdnKeyPair.load(self.state_dir)
 
     def _aws_environment(self) -> dict[str, str]:
         # What every function sees of AWS: the emulator's endpoint, dummy credentials, the region.
@@ -218,6 +228,7 @@ class DevStack:
                     **self._aws_environment(),
                     **LOCAL_FUNCTION_ENVIRONMENT,
                     **spec.environment,
+                    **self._local_cdn_environment(spec.environment),
                     **self._env_overrides.get(logical_id, {}),
                 },
                 sink=self.sink,
@@ -226,6 +237,10 @@ class DevStack:
             )
             if self._eager:
                 self.environments[logical_id].start()
+
+    def _local_cdn_environment(self, environment: Mapping[str, str]) -> dict[str, str]:
+        # Signed URLs point at the gateway's /cdn/, not at the template's CloudFront domain.
+        return {"CDN_BASE_URL": self.cdn_url} if "CDN_BASE_URL" in environment else {}
 
     def _wait_functions(self) -> None:
         if not self._eager:
@@ -254,6 +269,7 @@ class DevStack:
             sink=self.sink,
             static_dir=REPO_ROOT / "clients" / "web",
             openapi=functools.cache(self._openapi_document),
+            cdn=LocalCdn(read_distribution(self.template), self.client("s3"), self.cdn_key.public_keys()),
         )
         config = uvicorn.Config(
             gateway.app(),

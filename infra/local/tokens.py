@@ -12,10 +12,8 @@ handed to the function, as the authorizer does.)
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -24,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+from infra.local.keys import rsa_private_key
 
 DEFAULT_LIFETIME_SECONDS = 12 * 3600
 ALGORITHM = "RS256"
@@ -49,34 +47,13 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _load_or_create_key(state_dir: Path) -> rsa.RSAPrivateKey:
-    path = state_dir / _KEY_FILE
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        # Written aside, then linked into place: two stacks starting at once end up with one key.
-        temporary = state_dir / f".{_KEY_FILE}.{uuid.uuid4().hex}"
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
-            file.write(pem)  # readable by its owner only, from the start
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-        temporary.unlink()
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(loaded, rsa.RSAPrivateKey):
-        raise ValueError(f"{path}: not an RSA private key")
-    return loaded
-
-
 class LocalIssuer:
     """Mints tokens the local gateway accepts; publishes its public key as a JWKS."""
 
     def __init__(self, state_dir: Path, issuer: str, audience: str) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._key = _load_or_create_key(state_dir)
+        self._key = rsa_private_key(state_dir / _KEY_FILE)
         jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
         # RFC 7638 thumbprint: a stable kid derived from the key itself.
         thumbprint = json.dumps({name: jwk[name] for name in ("e", "kty", "n")}, separators=(",", ":"))
