@@ -1,4 +1,4 @@
-"""GET /v1/images/{id}/content: a redirect to a short-lived presigned GET of one variant."""
+"""GET /v1/images/{id}/content: a redirect to the signed CDN URL of one variant."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ router = APIRouter(tags=["images"])
     status_code=302,
     response_class=RedirectResponse,
     summary="Download an image",
-    description="Redirects (302) to a short-lived presigned GET of the variant, served inline with "
-    "its content type. A thumbnail is never larger than the original, so a small image lacks "
-    "the bigger variants (404).",
+    description="Redirects (302) to the variant's signed CDN URL (the same one for a whole window, "
+    "as in the Image's `variants`). A thumbnail is never larger than the original, so a small "
+    "image lacks the bigger variants (404).",
     responses={
         302: {
-            "description": "Found: `Location` is the presigned URL.",
+            "description": "Found: `Location` is the signed CDN URL.",
             "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
             "content": None,
         },
@@ -51,4 +51,4 @@ def get_content(
     stored = record.ready_variants().get(variant)
     if stored is None:
         raise NotFound(f"image has no {variant} variant", {"field": "variant"})
-    return RedirectResponse(views.variant_url(record, stored), status_code=302)
+    return RedirectResponse(views.variant_url(stored), status_code=302)

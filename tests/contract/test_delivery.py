@@ -11,12 +11,23 @@ import pytest
 
 from infra.local.template import Template, load_template
 from infra.local.topology import Topology
-from shoebox import cdn
+from shoebox import cdn, shares
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = DOCUMENT["Resources"]
-SIGNERS = ("ListImagesFunction", "GetImageFunction", "GetContentFunction")
+SIGNERS = (
+    "ListImagesFunction",
+    "GetImageFunction",
+    "GetContentFunction",
+    "ViewShareFunction",
+    "GetSharedContentFunction",
+)
+TOKEN_KEEPERS = ("CreateShareFunction", "ListSharesFunction", "ViewShareFunction", "GetSharedContentFunction")
+
+
+def topology() -> Topology:
+    return Topology(Template(DOCUMENT, aws_url="http://127.0.0.1:4566"), ROOT)
 
 
 def properties(logical_id: str) -> dict[str, Any]:
@@ -120,9 +131,25 @@ def test_the_window_default_is_the_codes() -> None:
 
 @pytest.mark.parametrize("function", SIGNERS)
 def test_signing_functions_get_what_cdn_settings_read(function: str) -> None:
-    topology = Topology(Template(DOCUMENT, aws_url="http://127.0.0.1:4566"), ROOT)
-    environment = topology.functions[function].environment
-    settings = cdn.CdnSettings.from_env(environment)
+    local = topology()
+    settings = cdn.CdnSettings.from_env(local.functions[function].environment)
     assert settings.base_url.startswith("https://")
-    assert settings.private_key_secret == topology.template.name("CdnSigningKeySecret")
+    assert settings.private_key_secret == local.template.name("CdnSigningKeySecret")
     assert settings.window_seconds == cdn.DEFAULT_WINDOW_SECONDS
+
+
+@pytest.mark.parametrize("function", TOKEN_KEEPERS)
+def test_token_functions_get_what_share_settings_read(function: str) -> None:
+    local = topology()
+    settings = shares.ShareSettings.from_env(local.functions[function].environment)
+    assert settings.key_secret == local.template.name("ShareKeySecret")
+    assert settings.max_seconds == shares.DEFAULT_MAX_SECONDS
+
+
+def test_the_share_key_is_generated_long_enough_and_the_longest_share_is_the_codes() -> None:
+    generated = properties("ShareKeySecret")["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 64 >= shares.MIN_KEY_BYTES
+    assert "SecretStringTemplate" not in generated  # the whole value is the key (shares.share_key)
+    assert DOCUMENT["Parameters"]["MaxShareSeconds"]["Default"] == shares.DEFAULT_MAX_SECONDS
+    environment = properties("CreateShareFunction")["Environment"]["Variables"]
+    assert environment["MAX_SHARE_SECONDS"] == {"Ref": "MaxShareSeconds"}

@@ -63,20 +63,14 @@ EXPECTED: dict[str, set[Grant]] = {
     },
     "ListImagesFunction": {
         ("dynamodb:Query",           "${ImagesTable.Arn}/index/by-owner"),  # never the table itself
-        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the items' URLs
-        ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
         ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the items' CDN URLs
     },
     "GetImageFunction": {
         ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
-        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the variants' URLs
-        ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
         ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the variants' CDN URLs
     },
     "GetContentFunction": {
         ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
-        ("s3:GetObject",             "${MediaBucket.Arn}/originals/*"),    # only signs the redirect's URL
-        ("s3:GetObject",             "${MediaBucket.Arn}/thumbnails/*"),
         ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the redirect's CDN URL
     },
     "DeleteImageFunction": {
@@ -86,6 +80,28 @@ EXPECTED: dict[str, set[Grant]] = {
         ("s3:DeleteObject",          "${UploadsBucket.Arn}/incoming/*"),
         ("s3:DeleteObject",          "${MediaBucket.Arn}/originals/*"),
         ("s3:DeleteObject",          "${MediaBucket.Arn}/thumbnails/*"),
+    },
+    "CreateShareFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),                # adds the link to the image's item
+        ("secretsmanager:GetSecretValue", "${ShareKeySecret}"),          # makes the link's token
+    },
+    "ListSharesFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("secretsmanager:GetSecretValue", "${ShareKeySecret}"),          # shows each link's token
+    },
+    "DeleteShareFunction": {
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),                # one conditional remove; no token
+    },
+    "ViewShareFunction": {                                                  # public: read only
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("secretsmanager:GetSecretValue", "${ShareKeySecret}"),          # checks the token
+        ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the page's image URLs
+    },
+    "GetSharedContentFunction": {                                           # public: read only
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("secretsmanager:GetSecretValue", "${ShareKeySecret}"),          # checks the token
+        ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the redirect's CDN URL
     },
     "ValidateFunction": {
         ("sqs:ReceiveMessage",       "${ValidateQueue.Arn}"),
@@ -121,7 +137,13 @@ API_FUNCTIONS = {
     "GetImageFunction",
     "GetContentFunction",
     "DeleteImageFunction",
+    "CreateShareFunction",
+    "ListSharesFunction",
+    "DeleteShareFunction",
+    "ViewShareFunction",
+    "GetSharedContentFunction",
 }
+PUBLIC_FUNCTIONS = {"HealthFunction", "ViewShareFunction", "GetSharedContentFunction"}
 S3_WRITES = {"s3:PutObject", "s3:DeleteObject"}
 
 
@@ -258,34 +280,61 @@ def test_list_images_reads_the_table_only_through_the_owner_index(grants: dict[s
     }
 
 
-def test_api_functions_read_objects_only_to_presign_variants(grants: dict[str, set[Grant]]) -> None:
-    readers = {
-        function: {resource for action, resource in grants[function] if action == "s3:GetObject"}
+def test_no_api_function_reads_objects(grants: dict[str, set[Grant]]) -> None:
+    # Viewers get objects from the CDN with signed URLs (DESIGN decision 12); no function signs an
+    # S3 GET any more, so none may read the media bucket.
+    assert not {
+        (function, resource)
         for function in API_FUNCTIONS
+        for action, resource in grants[function]
+        if action == "s3:GetObject"
     }
-    assert {function for function, resources in readers.items() if resources} == {
-        "ListImagesFunction",
-        "GetImageFunction",
-        "GetContentFunction",
+
+
+def readers_of(grants: dict[str, set[Grant]], secret: str) -> set[str]:
+    return {
+        function
+        for function, pairs in grants.items()
+        for action, resource in pairs
+        if resource == f"${{{secret}}}" and action == "secretsmanager:GetSecretValue"
     }
-    for resources in readers.values():
-        assert resources <= {"${MediaBucket.Arn}/originals/*", "${MediaBucket.Arn}/thumbnails/*"}
 
 
 def test_only_the_functions_that_sign_delivery_urls_read_the_signing_key(
     grants: dict[str, set[Grant]],
 ) -> None:
-    readers = {
-        function
-        for function, pairs in grants.items()
-        for action, resource in pairs
-        if action.startswith("secretsmanager:") or "CdnSigningKeySecret" in resource
+    assert readers_of(grants, "CdnSigningKeySecret") == {
+        "ListImagesFunction",
+        "GetImageFunction",
+        "GetContentFunction",
+        "ViewShareFunction",
+        "GetSharedContentFunction",
     }
-    assert readers == {"ListImagesFunction", "GetImageFunction", "GetContentFunction"}
-    for function in readers:
-        assert {pair for pair in grants[function] if pair[0].startswith("secretsmanager:")} == {
-            ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}")
-        }
+
+
+def test_only_the_functions_that_make_or_check_share_tokens_read_the_share_key(
+    grants: dict[str, set[Grant]],
+) -> None:
+    assert readers_of(grants, "ShareKeySecret") == {
+        "CreateShareFunction",
+        "ListSharesFunction",
+        "ViewShareFunction",
+        "GetSharedContentFunction",
+    }
+
+
+def test_secrets_are_only_ever_read(grants: dict[str, set[Grant]]) -> None:
+    actions = {action for pairs in grants.values() for action, _ in pairs}
+    assert {action for action in actions if action.startswith("secretsmanager:")} == {
+        "secretsmanager:GetSecretValue"
+    }
+
+
+def test_public_functions_change_nothing(grants: dict[str, set[Grant]]) -> None:
+    # Anyone may call them: they read one item and the keys they need, and write nothing.
+    for function in PUBLIC_FUNCTIONS:
+        actions = {action for action, _ in grants[function] - LOGS}
+        assert actions <= {"dynamodb:GetItem", "secretsmanager:GetSecretValue"}, function
 
 
 def test_queue_functions_consume_only_their_own_queue(grants: dict[str, set[Grant]]) -> None:

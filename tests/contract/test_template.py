@@ -73,9 +73,27 @@ def test_every_route_is_served_by_its_functions_app(route: Any) -> None:
     assert (route.method, route.path) in served, f"{route.route_key} is not served by {route.function}"
 
 
-def test_only_health_is_public() -> None:
+# The token in a share link is the permission: those routes, and health, have no authorizer.
+PUBLIC_ROUTES = {"GET /v1/health", "GET /s/{token}", "GET /s/{token}/{variant}"}
+
+
+def test_only_health_and_share_links_are_public() -> None:
     public = {route.route_key for route in topology().routes if route.authorizer is None}
-    assert public == {"GET /v1/health"}
+    assert public == PUBLIC_ROUTES
+
+
+def test_every_other_route_needs_the_jwt_authorizer() -> None:
+    protected = [route for route in topology().routes if route.route_key not in PUBLIC_ROUTES]
+    assert {route.route_key for route in protected} >= {
+        "POST /v1/images/{id}/shares",
+        "GET /v1/images/{id}/shares",
+        "DELETE /v1/shares/{share_id}",
+    }
+    for route in protected:
+        assert route.authorizer is not None, route.route_key
+    # One authorizer for all of them: the API's DefaultAuthorizer (the only one it declares).
+    assert len(DOCUMENT["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]) == 1
+    assert len({route.authorizer for route in protected}) == 1
 
 
 def test_the_table_matches_the_model() -> None:

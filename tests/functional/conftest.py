@@ -10,19 +10,23 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shoebox import aws
+from shoebox import aws, cdn, shares
 from shoebox.observability import logger, metrics
 from shoebox.records import ImageRecord
 from shoebox.settings import get_settings
 from tests.functional.harness import (
+    CDN_BASE_URL,
+    CDN_KEY_SECRET,
     MAX_UPLOAD_BYTES,
     MEDIA,
     REGION,
+    SHARE_KEY_SECRET,
     TABLE,
     UPLOADS,
     Api,
     Cloud,
     Output,
+    create_secrets,
     create_table_from_template,
 )
 
@@ -37,7 +41,9 @@ ENV = {
     "MEDIA_BUCKET": MEDIA,
     "MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
     "UPLOAD_URL_TTL_SECONDS": "900",
-    "DOWNLOAD_URL_TTL_SECONDS": "300",
+    "CDN_BASE_URL": CDN_BASE_URL,
+    "CDN_PRIVATE_KEY_SECRET": CDN_KEY_SECRET,
+    "SHARE_KEY_SECRET": SHARE_KEY_SECRET,
     "POWERTOOLS_SERVICE_NAME": "shoebox",
     "POWERTOOLS_METRICS_NAMESPACE": "Shoebox",
 }
@@ -68,19 +74,31 @@ def aws_clients(lambda_environment: None) -> dict[str, Any]:
     return {
         "s3": boto3.client("s3", region_name=REGION),
         "dynamodb": boto3.client("dynamodb", region_name=REGION),
+        "secretsmanager": boto3.client("secretsmanager", region_name=REGION),
     }
+
+
+def _forget_keys() -> None:
+    # Keys are read once per execution environment; each test's AWS is a new one.
+    cdn.signer.cache_clear()
+    shares.share_settings.cache_clear()
+    shares.token_key.cache_clear()
 
 
 @pytest.fixture
 def cloud(aws_clients: dict[str, Any]) -> Iterator[Cloud]:
-    """A fresh in-process AWS per test: both buckets and the table (from template.yaml)."""
+    """A fresh in-process AWS per test: both buckets, the table (from template.yaml) and the
+    delivery and share key secrets."""
     get_settings.cache_clear()
+    _forget_keys()
     with mock_aws():
         s3 = aws_clients["s3"]
         s3.create_bucket(Bucket=UPLOADS)
         s3.create_bucket(Bucket=MEDIA)
         create_table_from_template(aws_clients["dynamodb"], TABLE)
+        create_secrets(aws_clients["secretsmanager"])
         yield Cloud(s3=s3, uploads=UPLOADS, media=MEDIA)
+    _forget_keys()
 
 
 @pytest.fixture

@@ -11,20 +11,28 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from create_share.handler import handler as create_share
 from create_upload.handler import handler as create_upload
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from delete_image.handler import handler as delete_image
+from delete_share.handler import handler as delete_share
 from get_content.handler import handler as get_content
 from get_image.handler import handler as get_image
+from get_shared_content.handler import handler as get_shared_content
 from list_images.handler import handler as list_images
+from list_shares.handler import handler as list_shares
+from view_share.handler import handler as view_share
 
 from infra.local.template import load_template
-from shoebox import keys, records
+from shoebox import cdn, keys, records
 from shoebox.variants import ORIGINAL, THUMBNAIL_SIZES, Variant, variant_key
 from tests.events import LambdaContext, load_event
 
@@ -34,6 +42,34 @@ UPLOADS = "shoebox-uploads"
 MEDIA = "shoebox-media"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 REGION = "us-east-1"
+# The delivery key pair and the share token key, as the stack's two secrets hold them.
+CDN_BASE_URL = "https://d111111abcdef8.cloudfront.net"
+CDN_KEY_SECRET = "shoebox-cdn-signing-key"
+CDN_KEY_PAIR_ID = "K2JCJMDEHXQW5F"
+SHARE_KEY_SECRET = "shoebox-share-key"
+SHARE_KEY = "s" * 64
+
+
+@cache
+def cdn_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def create_secrets(client: Any) -> None:
+    """The two secrets the stack makes: the delivery key pair (which ops put in) and the share
+    token key (which the stack generates)."""
+    pem = cdn_private_key().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    value = {"key_pair_id": CDN_KEY_PAIR_ID, "private_key": pem.decode()}
+    client.create_secret(Name=CDN_KEY_SECRET, SecretString=json.dumps(value))
+    client.create_secret(Name=SHARE_KEY_SECRET, SecretString=SHARE_KEY)
+
+
+def verified(url: str, now: float | None = None) -> str:
+    """The resource a delivery URL grants, checked as the CDN checks it (SignatureRefused if not)."""
+    public_keys = {CDN_KEY_PAIR_ID: cdn_private_key().public_key()}
+    return cdn.verify_url(url, public_keys=public_keys, now=time.time() if now is None else now)
 
 
 @cache
@@ -100,7 +136,7 @@ def invoke(handler: Any, event: dict[str, Any], function_name: str = "ShoeboxFun
 
 
 class Api:
-    """The five routes, called through their real Lambda handlers with real event payloads."""
+    """The routes, called through their real Lambda handlers with real event payloads."""
 
     handlers: ClassVar[dict[str, Any]] = {
         "create_upload": create_upload,
@@ -108,6 +144,11 @@ class Api:
         "get_image": get_image,
         "get_content": get_content,
         "delete_image": delete_image,
+        "create_share": create_share,
+        "list_shares": list_shares,
+        "delete_share": delete_share,
+        "view_share": view_share,
+        "get_shared_content": get_shared_content,
     }
 
     def call(self, function: str, event: dict[str, Any]) -> Reply:
@@ -139,6 +180,25 @@ class Api:
     def delete(self, image_id: str, *, sub: str = "alice", **overrides: Any) -> Reply:
         event = load_event("apigw_delete_image", path={"id": image_id}, sub=sub, **overrides)
         return self.call("delete_image", event)
+
+    def share(self, image_id: str, body: Any = None, *, sub: str = "alice", **overrides: Any) -> Reply:
+        event = load_event("apigw_create_share", path={"id": image_id}, body=body, sub=sub, **overrides)
+        return self.call("create_share", event)
+
+    def shares(self, image_id: str, *, sub: str = "alice", **overrides: Any) -> Reply:
+        event = load_event("apigw_list_shares", path={"id": image_id}, sub=sub, **overrides)
+        return self.call("list_shares", event)
+
+    def revoke(self, share_id: str, *, sub: str = "alice", **overrides: Any) -> Reply:
+        event = load_event("apigw_delete_share", path={"share_id": share_id}, sub=sub, **overrides)
+        return self.call("delete_share", event)
+
+    def view(self, token: str, **overrides: Any) -> Reply:
+        return self.call("view_share", load_event("apigw_view_share", path={"token": token}, **overrides))
+
+    def shared(self, token: str, variant: str, **overrides: Any) -> Reply:
+        event = load_event("apigw_get_shared_content", path={"token": token, "variant": variant}, **overrides)
+        return self.call("get_shared_content", event)
 
 
 class Output:
@@ -172,7 +232,15 @@ class Cloud:
         listing = self.s3.list_objects_v2(Bucket=bucket)
         return [item["Key"] for item in listing.get("Contents", [])]
 
-    def make_ready(self, image_id: str, width: int = 2000, height: int = 1500) -> None:
+    def make_ready(
+        self,
+        image_id: str,
+        width: int = 2000,
+        height: int = 1500,
+        *,
+        placeholder: str | None = None,
+        taken_at: str | None = None,
+    ) -> None:
         """What validation and thumbnails would do: objects in the media bucket, then the
         PROCESSING and READY transitions through `records`."""
         self.s3.put_object(Bucket=self.uploads, Key=keys.incoming_key(image_id), Body=b"raw")
@@ -200,4 +268,4 @@ class Cloud:
             )
             self.s3.put_object(Bucket=self.media, Key=variant.key, Body=b"webp")
             variants.append(variant)
-        records.mark_ready(image_id, variants)
+        records.mark_ready(image_id, variants, placeholder=placeholder, taken_at=taken_at)

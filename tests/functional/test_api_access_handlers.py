@@ -16,8 +16,13 @@ ROUTES = [
     ("get_image", "apigw_get_image"),
     ("get_content", "apigw_get_content"),
     ("delete_image", "apigw_delete_image"),
+    ("create_share", "apigw_create_share"),
+    ("list_shares", "apigw_list_shares"),
+    ("delete_share", "apigw_delete_share"),
 ]
-BY_ID = {"get_image", "get_content", "delete_image"}
+BY_ID = {"get_image", "get_content", "delete_image", "create_share", "list_shares"}
+# No authorizer in front of these: the share token is the permission.
+PUBLIC_ROUTES = [("view_share", "apigw_view_share"), ("get_shared_content", "apigw_get_shared_content")]
 
 
 def test_someone_elses_image_is_404_everywhere(api: Api, cloud: Cloud) -> None:
@@ -59,7 +64,7 @@ def test_a_blank_or_odd_subject_is_401(api: Api, cloud: Cloud, claims: dict[str,
     assert api.call("list_images", event).status == 401
 
 
-@pytest.mark.parametrize(("function", "event"), ROUTES)
+@pytest.mark.parametrize(("function", "event"), ROUTES + PUBLIC_ROUTES)
 def test_every_event_in_events_is_answered_with_its_request_id(
     api: Api, cloud: Cloud, function: str, event: str
 ) -> None:

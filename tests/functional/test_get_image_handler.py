@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urlparse
+import time
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from shoebox import keys, records
-from tests.functional.harness import Api, Cloud
+from shoebox import cdn, keys, records
+from shoebox.variants import variant_key
+from tests.functional.harness import CDN_BASE_URL, CDN_KEY_PAIR_ID, Api, Cloud, verified
+
+PLACEHOLDER = "3wcKNZqAh4eAiHeIeHiHiICACPh3"  # a ThumbHash (tests/unit/test_thumbhash.py)
 
 
 def test_a_pending_image(api: Api, cloud: Cloud) -> None:
@@ -21,15 +25,17 @@ def test_a_pending_image(api: Api, cloud: Cloud) -> None:
     assert reply.json["variants"] == {}
 
 
-def test_a_ready_image_has_every_variant_with_a_short_lived_url(api: Api, cloud: Cloud) -> None:
+def test_a_ready_image_has_every_variant_with_a_signed_cdn_url(api: Api, cloud: Cloud) -> None:
     image_id = api.upload_slot()["id"]
-    cloud.make_ready(image_id, 4032, 3024)
+    cloud.make_ready(image_id, 4032, 3024, placeholder=PLACEHOLDER, taken_at="2024-07-01T18:42:05")
 
     image = api.get(image_id).json
 
     assert image["status"] == "READY"
     assert (image["width"], image["height"], image["format"]) == (4032, 3024, "JPEG")
     assert image["sha256"] == "0" * 64
+    assert image["placeholder"] == PLACEHOLDER
+    assert image["taken_at"] == "2024-07-01T18:42:05"
     assert list(image["variants"]) == ["original", "256", "512", "1024"]
     assert image["variants"]["original"] == {
         "width": 4032,
@@ -39,15 +45,37 @@ def test_a_ready_image_has_every_variant_with_a_short_lived_url(api: Api, cloud:
     }
     assert image["variants"]["1024"]["content_type"] == "image/webp"
     assert (image["variants"]["1024"]["width"], image["variants"]["1024"]["height"]) == (1024, 768)
+    now = time.time()
     for name, variant in image["variants"].items():
-        url = urlparse(variant["url"])
-        query = parse_qs(url.query)
-        assert query["X-Amz-Expires"] == ["300"]
-        expected = (
-            keys.original_key(image_id) if name == "original" else keys.thumbnail_key(image_id, int(name))
-        )
-        assert url.path.endswith(expected)
-        assert query["response-content-type"] == [variant["content_type"]]
+        # The CDN would let it through: our key pair, the variant's own object, not expired.
+        assert verified(variant["url"]) == f"{CDN_BASE_URL}/{variant_key(image_id, name)}"
+        query = parse_qs(urlparse(variant["url"]).query)
+        assert query["Key-Pair-Id"] == [CDN_KEY_PAIR_ID]
+        # Windowed: valid at least half a window, at most one and a half.
+        assert now + cdn.DEFAULT_WINDOW_SECONDS / 2 <= int(query["Expires"][0])
+        assert int(query["Expires"][0]) <= now + 1.5 * cdn.DEFAULT_WINDOW_SECONDS + 1
+
+
+def test_a_variant_keeps_its_url_for_the_window(api: Api, cloud: Cloud) -> None:
+    # The same URL on every read (and in the list) is what lets browsers and the CDN cache it.
+    image_id = api.upload_slot()["id"]
+    cloud.make_ready(image_id)
+
+    first, second = api.get(image_id).json, api.get(image_id).json
+    listed = next(item for item in api.list().json["items"] if item["id"] == image_id)
+
+    assert first["variants"] == second["variants"] == listed["variants"]
+    assert api.content(image_id, "512").headers["location"] == first["variants"]["512"]["url"]
+
+
+def test_an_image_shows_no_placeholder_or_date_before_ready(api: Api, cloud: Cloud) -> None:
+    image = api.upload_slot()
+    assert (image["placeholder"], image["taken_at"]) == (None, None)
+    # An image the pipeline found no date in has none; the placeholder is still there.
+    image_id = api.upload_slot()["id"]
+    cloud.make_ready(image_id, placeholder=PLACEHOLDER)
+    ready = api.get(image_id).json
+    assert (ready["placeholder"], ready["taken_at"]) == (PLACEHOLDER, None)
 
 
 def test_a_small_image_has_no_larger_thumbnails(api: Api, cloud: Cloud) -> None:
@@ -87,16 +115,8 @@ def test_content_redirects_to_the_original_by_default(api: Api, cloud: Cloud) ->
     reply = api.content(image_id)
 
     assert reply.status == 302
-    location = urlparse(reply.headers["location"])
-    assert location.path.endswith(keys.original_key(image_id))
-    query = parse_qs(location.query)
-    assert query["X-Amz-Expires"] == ["300"]
-    assert query["response-content-type"] == ["image/jpeg"]
-    [disposition] = query["response-content-disposition"]
-    assert disposition.startswith("inline; ")
-    fallback = disposition.split('filename="', 1)[1].split('"', 1)[0]
-    assert fallback == "Ete _quoted__ x.jpg"  # no quote, semicolon or non-ASCII in the plain name
-    assert unquote(disposition.split("filename*=UTF-8''", 1)[1]) == 'Été "quoted"; x.jpg'
+    assert verified(reply.headers["location"]) == f"{CDN_BASE_URL}/{keys.original_key(image_id)}"
+    assert reply.headers["location"] == api.get(image_id).json["variants"]["original"]["url"]
     # The object the URL points to is in the media bucket.
     assert cloud.s3.get_object(Bucket=cloud.media, Key=keys.original_key(image_id))["Body"].read()
 
@@ -109,11 +129,8 @@ def test_content_of_a_thumbnail(api: Api, cloud: Cloud, variant: str) -> None:
     reply = api.content(image_id, variant)
 
     assert reply.status == 302
-    location = urlparse(reply.headers["location"])
-    assert location.path.endswith(keys.thumbnail_key(image_id, int(variant)))
-    query = parse_qs(location.query)
-    assert query["response-content-type"] == ["image/webp"]
-    assert f'filename="holiday-{variant}.webp"' in query["response-content-disposition"][0]
+    expected = keys.thumbnail_key(image_id, int(variant))
+    assert verified(reply.headers["location"]) == f"{CDN_BASE_URL}/{expected}"
 
 
 @pytest.mark.parametrize("status", ["PENDING", "PROCESSING", "REJECTED", "FAILED"])

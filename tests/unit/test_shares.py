@@ -10,6 +10,7 @@ import hmac
 import pytest
 
 from shoebox import keys, shares
+from shoebox.settings import SettingsError
 from shoebox.shares import InvalidShareToken, share_id_from_token, share_token
 
 KEY = b"k" * 64
@@ -108,3 +109,29 @@ def test_the_key_must_be_long_enough() -> None:
 def test_an_image_id_with_a_trailing_newline_is_not_one() -> None:
     with pytest.raises(ValueError, match="not an image id"):
         shares.new_share_id(keys.new_image_id() + "\n")
+
+
+def test_a_share_id_splits_into_its_image_and_nonce_and_back() -> None:
+    image_id = keys.new_image_id()
+    share_id = shares.new_share_id(image_id)
+    found_image, nonce = shares.split_share_id(share_id)
+    assert found_image == image_id
+    assert shares.join_share_id(found_image, nonce) == share_id
+    with pytest.raises(ValueError, match="not a share id"):
+        shares.split_share_id(share_id + "\n")
+
+
+def test_a_share_url_is_the_page_or_one_variant_of_it() -> None:
+    assert shares.share_url("https://api.example.com", "t.o.k") == "https://api.example.com/s/t.o.k"
+    assert shares.share_url("http://127.0.0.1:3000", "t.o.k", "512") == "http://127.0.0.1:3000/s/t.o.k/512"
+
+
+def test_share_settings_name_what_is_missing() -> None:
+    settings = shares.ShareSettings.from_env({"SHARE_KEY_SECRET": "arn:aws:secretsmanager:x"})
+    assert settings == shares.ShareSettings("arn:aws:secretsmanager:x", shares.DEFAULT_MAX_SECONDS)
+    month = shares.ShareSettings.from_env({"SHARE_KEY_SECRET": "s", "MAX_SHARE_SECONDS": "60"})
+    assert month.max_seconds == 60
+    with pytest.raises(SettingsError, match="SHARE_KEY_SECRET"):
+        shares.ShareSettings.from_env({})
+    with pytest.raises(SettingsError, match="MAX_SHARE_SECONDS"):
+        shares.ShareSettings.from_env({"SHARE_KEY_SECRET": "s", "MAX_SHARE_SECONDS": "a month"})

@@ -6,17 +6,19 @@ error has the body of SPEC §3: {"error": {"code", "message", "details"}}.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shoebox.errors import ShoeboxError
+from shoebox.errors import BadRequest, ShoeboxError
 from shoebox.observability import logger, metrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -35,6 +37,9 @@ _HTTP_CODES = {
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+_STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
 
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
@@ -47,6 +52,37 @@ def _request_id(request: Request) -> str:
     event = request.scope.get("aws.event") or {}
     request_id = event.get("requestContext", {}).get("requestId")
     return request_id if isinstance(request_id, str) and request_id else uuid.uuid4().hex
+
+
+def public_base_url(request: Request) -> str:
+    """The API's base URL as the caller reached it, e.g. `https://abc123.execute-api.eu-west-1.amazonaws.com`
+    (or a custom domain), locally `http://127.0.0.1:3000`: what links the API hands out start with.
+
+    From the event API Gateway sent: `requestContext.domainName` (the Host header without it) and
+    the scheme it forwarded. A stage other than `$default` is part of an execute-api URL's path.
+    """
+    event = request.scope.get("aws.event") or {}
+    context = event.get("requestContext") or {}
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    host = str(context.get("domainName") or headers.get("host") or "")
+    if not _HOST.fullmatch(host):
+        raise BadRequest("the request names no valid host", {"field": "host"})
+    # The gateway appends its own value to any the client sent: the last one is the gateway's.
+    scheme = headers.get("x-forwarded-proto", "https").rsplit(",", 1)[-1].strip().lower()
+    base = f"{scheme if scheme in ('http', 'https') else 'https'}://{host}"
+    stage = str(context.get("stage") or "$default")
+    if stage != "$default" and _STAGE.fullmatch(stage) and host.endswith(".amazonaws.com"):
+        base += f"/{stage}"
+    return base
+
+
+def utc_now() -> datetime:
+    """The request's time: a dependency, so that tests can move the clock (dependency_overrides)."""
+    return datetime.now(UTC)
+
+
+BaseUrl = Annotated[str, Depends(public_base_url)]
+Now = Annotated[datetime, Depends(utc_now)]
 
 
 def _field(error: Any) -> str:

@@ -37,6 +37,11 @@ class NotReady(ShoeboxError):
     code = "NOT_READY"
 
 
+class TooManyShares(ShoeboxError):
+    status = 409
+    code = "TOO_MANY_SHARES"
+
+
 class PayloadTooLarge(ShoeboxError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"

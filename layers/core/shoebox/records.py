@@ -19,13 +19,13 @@ from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from shoebox import keys
-from shoebox.errors import BadRequest, NotFound, TransitionRefused
+from shoebox.errors import BadRequest, NotFound, NotReady, TooManyShares, TransitionRefused
 from shoebox.settings import get_settings
 from shoebox.variants import ORIGINAL, VARIANT_NAMES, Variant, variant_key
 
@@ -89,6 +89,13 @@ class ImageRecord(Model):
     # Filled in by the thumbnail step: variant name -> {width, height, content_type, key}, a
     # Variant without its name (see _stored and _variant).
     variants = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    # Also by the thumbnail step: the ThumbHash (standard base64) and EXIF DateTimeOriginal (ISO
+    # 8601). Never any location.
+    placeholder = UnicodeAttribute(null=True)
+    taken_at = UnicodeAttribute(null=True)
+    # Share links of a READY image: nonce -> {"created_at", "expires_at" (absent: until revoked)}.
+    # In the image's own item, so deleting the image deletes its links in the same write.
+    shares = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
 
     by_owner = ByOwnerIndex()
 
@@ -108,6 +115,34 @@ class ImageRecord(Model):
             return {}
         stored: dict[str, dict[str, Any]] = self.variants.as_dict()  # type: ignore[no-untyped-call]
         return {name: _variant(name, stored[name]) for name in VARIANT_NAMES if name in stored}
+
+    def stored_shares(self) -> dict[str, StoredShare]:
+        """Every share link of the image by nonce, the expired ones included."""
+        if self.shares is None:
+            return {}
+        stored: dict[str, dict[str, Any]] = self.shares.as_dict()  # type: ignore[no-untyped-call]
+        return {
+            nonce: StoredShare(nonce, str(value["created_at"]), value.get("expires_at"))
+            for nonce, value in stored.items()
+        }
+
+    def live_shares(self, now: datetime) -> list[StoredShare]:
+        """The links that work at `now`, newest first."""
+        live = [share for share in self.stored_shares().values() if share.live_at(now)]
+        return sorted(live, key=lambda share: share.created_at, reverse=True)
+
+
+@dataclass(frozen=True)
+class StoredShare:
+    """One share link as the image's item keeps it; its id is `<image id>.<nonce>` (shoebox.shares)."""
+
+    nonce: str
+    created_at: str
+    expires_at: str | None  # None: until revoked
+
+    def live_at(self, now: datetime) -> bool:
+        # Both stamps are iso_time(): fixed width, so they compare as they read.
+        return self.expires_at is None or iso_time(now) < self.expires_at
 
 
 def _stored(variant: Variant) -> dict[str, Any]:
@@ -129,8 +164,12 @@ def _variant(name: str, stored: dict[str, Any]) -> Variant:
     )
 
 
+def iso_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_time(datetime.now(UTC))
 
 
 def _conditional(error: PutError | UpdateError | DeleteError) -> bool:
@@ -285,15 +324,24 @@ def mark_rejected(image_id: str, code: str, message: str) -> ImageRecord:
     )
 
 
-def mark_ready(image_id: str, variants: Iterable[Variant]) -> ImageRecord:
-    return _transition(
-        image_id,
-        [Status.PROCESSING],
-        [
-            ImageRecord.status.set(Status.READY.value),
-            ImageRecord.variants.set({variant.name: _stored(variant) for variant in variants}),
-        ],
-    )
+def mark_ready(
+    image_id: str,
+    variants: Iterable[Variant],
+    *,
+    placeholder: str | None = None,
+    taken_at: str | None = None,
+) -> ImageRecord:
+    """READY with its variants, and what the full decode learnt: the ThumbHash `placeholder`
+    (standard base64) and `taken_at` (EXIF DateTimeOriginal, ISO 8601), each when known."""
+    actions: list[Action] = [
+        ImageRecord.status.set(Status.READY.value),
+        ImageRecord.variants.set({variant.name: _stored(variant) for variant in variants}),
+    ]
+    if placeholder is not None:
+        actions.append(ImageRecord.placeholder.set(placeholder))
+    if taken_at is not None:
+        actions.append(ImageRecord.taken_at.set(taken_at))
+    return _transition(image_id, [Status.PROCESSING], actions)
 
 
 def mark_failed(image_id: str, code: str, message: str) -> ImageRecord:
@@ -331,4 +379,79 @@ def finish_delete(image_id: str) -> None:
     except DeleteError as exc:
         if _conditional(exc):
             return  # already gone: a concurrent delete finished first
+        raise
+
+
+# ------------------------------------------------------------------ share links
+
+MAX_SHARES_PER_IMAGE = 100  # keeps the item far below DynamoDB's 400 KB (~100 bytes a link)
+# Expired links are dropped by the next add (at most this many at a time: one condition each).
+_PRUNE_PER_ADD = 20
+_ADD_ATTEMPTS = 3
+
+
+def add_share(
+    image_id: str, owner: str, nonce: str, now: datetime, expires_at: datetime | None
+) -> StoredShare:
+    """A new link to the caller's READY image, in one conditional write: the owner, READY, and
+    fewer than MAX_SHARES_PER_IMAGE live links are checked by DynamoDB itself, so a concurrent
+    delete or add cannot slip past. Expired links are dropped in the same write."""
+    share = StoredShare(nonce, iso_time(now), None if expires_at is None else iso_time(expires_at))
+    value = {"created_at": share.created_at}
+    if share.expires_at is not None:
+        value["expires_at"] = share.expires_at
+    for _ in range(_ADD_ATTEMPTS):
+        record = get_owned(image_id, owner)
+        if record.status != Status.READY:
+            raise NotReady(f"image is {record.status}, not READY", {"status": record.status})
+        stored = record.stored_shares()
+        expired = [old.nonce for old in stored.values() if not old.live_at(now)][:_PRUNE_PER_ADD]
+        if len(stored) - len(expired) >= MAX_SHARES_PER_IMAGE:
+            raise TooManyShares(
+                f"an image has at most {MAX_SHARES_PER_IMAGE} share links: revoke one first",
+                {"limit": MAX_SHARES_PER_IMAGE},
+            )
+        condition = (ImageRecord.owner == owner) & (ImageRecord.status == Status.READY.value)
+        if record.shares is None:
+            # A map must exist before a key can be set in it.
+            actions = [ImageRecord.shares.set({nonce: value})]
+            condition &= ImageRecord.shares.does_not_exist()
+        else:
+            actions = [ImageRecord.shares[nonce].set(value)]
+            condition &= size(ImageRecord.shares) < MAX_SHARES_PER_IMAGE + len(expired)  # type: ignore[no-untyped-call]
+            for old in expired:
+                actions.append(ImageRecord.shares[old].remove())
+                condition &= ImageRecord.shares[old].exists()  # else the count above is off
+        try:
+            ImageRecord(image_id).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if _conditional(exc):
+                continue  # changed since the read (a link added or revoked, a delete): read again
+            raise
+        return share
+    raise TransitionRefused(f"image {image_id}: its share links kept changing")
+
+
+def find_shared(image_id: str, nonce: str, now: datetime) -> ImageRecord | None:
+    """The READY image a live share link names, or None (no such image or link, expired,
+    revoked, or the image is being deleted)."""
+    record = find(image_id)
+    if record is None or record.status != Status.READY:
+        return None
+    share = record.stored_shares().get(nonce)
+    return record if share is not None and share.live_at(now) else None
+
+
+def remove_share(image_id: str, nonce: str, owner: str) -> None:
+    """Revoke a link: one conditional write. Someone else's, or none, is NotFound."""
+    condition = (
+        (ImageRecord.owner == owner)
+        & ImageRecord.status.is_in(*(status.value for status in VISIBLE))
+        & ImageRecord.shares[nonce].exists()
+    )
+    try:
+        ImageRecord(image_id).update(actions=[ImageRecord.shares[nonce].remove()], condition=condition)
+    except UpdateError as exc:
+        if _conditional(exc):
+            raise NotFound("share not found", {"id": f"{image_id}.{nonce}"}) from exc
         raise

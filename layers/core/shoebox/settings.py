@@ -44,7 +44,6 @@ class Settings:
     max_frames: int = 1000
     max_receive_count: int = 3
     upload_url_ttl_seconds: int = 900
-    download_url_ttl_seconds: int = 300
     pending_ttl_seconds: int = 86_400
 
     @classmethod
@@ -58,7 +57,6 @@ class Settings:
             max_frames=_integer(env, "MAX_FRAMES", cls.max_frames),
             max_receive_count=_integer(env, "MAX_RECEIVE_COUNT", cls.max_receive_count),
             upload_url_ttl_seconds=_integer(env, "UPLOAD_URL_TTL_SECONDS", cls.upload_url_ttl_seconds),
-            download_url_ttl_seconds=_integer(env, "DOWNLOAD_URL_TTL_SECONDS", cls.download_url_ttl_seconds),
             pending_ttl_seconds=_integer(env, "PENDING_TTL_SECONDS", cls.pending_ttl_seconds),
         )
 

@@ -11,10 +11,9 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shoebox import media_types, presign
-from shoebox.records import ImageRecord
-from shoebox.settings import get_settings
-from shoebox.variants import ORIGINAL, Variant
+from shoebox import cdn, shares
+from shoebox.records import ImageRecord, StoredShare
+from shoebox.variants import Variant
 
 PublicStatus = Literal["PENDING", "PROCESSING", "READY", "REJECTED", "FAILED"]
 
@@ -26,7 +25,10 @@ class VariantView(BaseModel):
     width: int
     height: int
     content_type: str
-    url: str = Field(description="Short-lived presigned GET of this variant.")
+    url: str = Field(
+        description="Signed CDN URL of this variant: the same for a whole window "
+        "(DeliveryUrlWindowSeconds), then a new one; valid at least half a window."
+    )
 
 
 class ImageError(BaseModel):
@@ -54,6 +56,21 @@ class ImageView(BaseModel):
         description='Empty until READY; then "original" and each thumbnail ("256", "512", '
         '"1024") not larger than the original.'
     )
+    placeholder: str | None = Field(
+        description="READY: a ThumbHash (standard base64): a blurred preview to paint before a variant loads."
+    )
+    taken_at: str | None = Field(description="EXIF DateTimeOriginal (ISO 8601), when the image has it.")
+
+
+class ShareView(BaseModel):
+    __qualname__ = "Share"
+    model_config = ConfigDict(title="Share")
+
+    id: str = Field(description="`<image id>.<nonce>`: what DELETE /v1/shares/{share_id} takes.")
+    image_id: str
+    url: str = Field(description="The public page of the link (`<API base URL>/s/{token}`).")
+    created_at: str
+    expires_at: str | None = Field(description="Null: the link lasts until revoked.")
 
 
 class ErrorDetail(BaseModel):
@@ -81,26 +98,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
 
 
-def download_name(filename: str, variant: str, content_type: str) -> str:
-    """The name a browser saves a variant under: the upload's own for the original,
-    `<stem>-<size><ext>` for a thumbnail."""
-    if variant == ORIGINAL:
-        return filename
-    stem, dot, _ = filename.rpartition(".")
-    base = stem if dot and stem else filename
-    media = media_types.ACCEPTED.get(content_type)
-    return f"{base}-{variant}{media.extension if media else ''}"
-
-
-def variant_url(record: ImageRecord, variant: Variant) -> str:
-    settings = get_settings()
-    return presign.download_url(
-        settings.media_bucket,
-        variant.key,
-        variant.content_type,
-        download_name(record.filename, variant.name, variant.content_type),
-        settings.download_url_ttl_seconds,
-    )
+def variant_url(variant: Variant) -> str:
+    """The variant's signed CDN URL (DESIGN decision 12): one per window, so caches hit."""
+    return cdn.signer().url(variant.key)
 
 
 def _public_status(status: str) -> PublicStatus:
@@ -123,7 +123,7 @@ def image_view(record: ImageRecord) -> ImageView:
             width=variant.width,
             height=variant.height,
             content_type=variant.content_type,
-            url=variant_url(record, variant),
+            url=variant_url(variant),
         )
         for name, variant in record.ready_variants().items()
     }
@@ -141,4 +141,17 @@ def image_view(record: ImageRecord) -> ImageView:
         updated_at=record.updated_at,
         error=error,
         variants=variants,
+        placeholder=record.placeholder,
+        taken_at=record.taken_at,
+    )
+
+
+def share_view(image_id: str, share: StoredShare, base_url: str, key: bytes) -> ShareView:
+    share_id = shares.join_share_id(image_id, share.nonce)
+    return ShareView(
+        id=share_id,
+        image_id=image_id,
+        url=shares.share_url(base_url, shares.share_token(share_id, key)),
+        created_at=share.created_at,
+        expires_at=share.expires_at,
     )

@@ -1,0 +1,7 @@
+"""Lambda entry point of the view_share function."""
+
+from shoebox.app import create_app, lambda_handler
+from view_share.router import router
+
+app = create_app(router)
+handler = lambda_handler(app)
