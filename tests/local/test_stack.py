@@ -309,7 +309,8 @@ def test_each_function_runs_with_its_own_environment_and_context(probe: Probe) -
     assert environment["AWS_ENDPOINT_URL"] == probe.stack.aws_url
     assert environment["TABLE_NAME"] == names["ImagesTable"]
     assert environment["UPLOADS_BUCKET"] == names["UploadsBucket"]
-    assert environment["DOWNLOAD_URL_TTL_SECONDS"] == "300"  # the function's own variable
+    # The function's own variable, pointed at the gateway's /cdn/ instead of CloudFront.
+    assert environment["CDN_BASE_URL"] == probe.stack.cdn_url
     assert environment["MAX_PIXELS"] is None  # ValidateFunction's, not this one's
     assert environment["AWS_LAMBDA_FUNCTION_NAME"] == names["GetImageFunction"]
     assert environment["_HANDLER"] == "tests.local.probe.echo"
