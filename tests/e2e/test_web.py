@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
+from tests.e2e.web import sign_in
 from tests.photos import make_photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 PIPELINE_TIMEOUT_MS = 120_000
 
@@ -41,16 +31,6 @@ new MutationObserver((records) => {
   }
 }).observe(document, { subtree: true, attributes: true, attributeFilter: ["value"] });
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -75,14 +55,6 @@ def _throttle_uploads(page: Page) -> None:
     )
 
 
-def _sign_in(page: Page, url: str, name: str) -> None:
-    page.goto(url)
-    page.get_by_label("Your name").fill(name)
-    page.locator("#local-form").get_by_role("button", name="Sign in").click()
-    expect(page.locator("#who")).to_have_text(name)
-    expect(page.get_by_role("heading", name="Your images")).to_be_visible()
-
-
 def _loaded_thumbnails(page: Page) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = page.eval_on_selector_all(
         "#gallery li.card[data-status=READY] img",
@@ -102,7 +74,7 @@ def test_upload_see_thumbnails_and_rejection_then_delete(stack: Any, page: Page,
     fake = tmp_path / "not-a-photo.jpg"
     fake.write_text("just some text pretending to be a JPEG\n" * 40)
 
-    _sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
+    sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
     expect(page.locator("#gallery-empty")).to_be_visible()
     _throttle_uploads(page)
     page.set_input_files("#file-input", [*photos, fake])
@@ -186,7 +158,7 @@ def test_upload_see_thumbnails_and_rejection_then_delete(stack: Any, page: Page,
 
 def test_declining_the_confirmation_keeps_the_image(stack: Any, page: Page, tmp_path: Path) -> None:
     photo = make_photo(tmp_path / "keep.jpg", (800, 600), seed=21)
-    _sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
+    sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
     page.set_input_files("#file-input", [photo])
     card = page.locator("#gallery li.card[data-status=READY]")
     expect(card).to_have_count(1, timeout=PIPELINE_TIMEOUT_MS)
@@ -197,7 +169,7 @@ def test_declining_the_confirmation_keeps_the_image(stack: Any, page: Page, tmp_
 
 
 def test_an_unreachable_api_is_shown_plainly(stack: Any, page: Page) -> None:
-    _sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
+    sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
     page.route("**/v1/images?*", lambda route: route.abort("connectionrefused"))
     page.get_by_role("button", name="Refresh").click()
     expect(page.get_by_role("alert")).to_contain_text("Could not load your images")
@@ -205,7 +177,7 @@ def test_an_unreachable_api_is_shown_plainly(stack: Any, page: Page) -> None:
 
 
 def test_an_expired_sign_in_goes_back_to_the_sign_in_form(stack: Any, page: Page) -> None:
-    _sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
+    sign_in(page, stack.api_url + "/", f"e2e-{secrets.token_hex(3)}")
     # A token the gateway refuses (tampered signature): the API answers 401.
     page.evaluate(
         """() => {
@@ -227,7 +199,7 @@ def test_the_gallery_pages_with_load_more(stack: Any, page: Page) -> None:
             body = {"filename": f"slot-{number:02}.jpg", "content_type": "image/jpeg", "size": 1000}
             api.post("/v1/uploads", json=body).raise_for_status()
 
-    _sign_in(page, stack.api_url + "/", name)
+    sign_in(page, stack.api_url + "/", name)
     cards = page.locator("#gallery li.card")
     expect(cards).to_have_count(24)
     expect(cards.first).to_contain_text("slot-24.jpg")  # newest first
