@@ -173,11 +173,10 @@ class Cloud:
         return [item["Key"] for item in listing.get("Contents", [])]
 
     def make_ready(self, image_id: str, width: int = 2000, height: int = 1500) -> None:
-        """What validation and thumbnails would do: objects in the media bucket, then the
-        PROCESSING and READY transitions through `records`."""
+        """What validation and thumbnails would do: the claim (PROCESSING), objects in the media
+        bucket, then READY, through `records`."""
         self.s3.put_object(Bucket=self.uploads, Key=keys.incoming_key(image_id), Body=b"raw")
-        self.s3.put_object(Bucket=self.media, Key=keys.original_key(image_id), Body=b"original")
-        records.mark_processing(
+        records.claim_accepted(
             image_id,
             records.Accepted(
                 stored_size=8,
@@ -189,6 +188,7 @@ class Cloud:
                 source_etag='"etag"',
             ),
         )
+        self.s3.put_object(Bucket=self.media, Key=keys.original_key(image_id), Body=b"original")
         variants = [Variant(ORIGINAL, width, height, "image/jpeg", variant_key(image_id, ORIGINAL))]
         for size in THUMBNAIL_SIZES:
             if size > max(width, height):
