@@ -18,7 +18,8 @@ same stack) shares the one session stack instead of starting a second.
 
 The stack is shared by every test of the session: use your own `sub` per test (e.g. with a
 random suffix) and your own object keys, so tests do not see each other's images. Wait for the
-pipeline by polling with a deadline, never with a fixed sleep. A module that needs different
+pipeline by polling with a deadline (tests/local/support.py: `eventually`; `assert_upload_lands`
+for an upload that must land), never with a fixed sleep. A module that needs different
 handlers starts its own `DevStack(..., handler_overrides=..., env_overrides=...)` on free
 ports (see test_stack.py's probe stack) and stops it when done.
 """

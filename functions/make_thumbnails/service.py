@@ -1,65 +1,47 @@
-"""Thumbnails for one stored original: make them, store them, mark the image READY.
+"""Thumbnails for one stored original: the one full decode, the variants, then READY.
 
-Only a PROCESSING image is worked on. The outputs' keys are deterministic, so a retry
-overwrites; a refused READY tells us whether the image was deleted meanwhile, and then this step
-takes back everything it (or an earlier attempt) left in the media bucket.
+An original exists only once validation claimed its image (PROCESSING comes first, DESIGN
+decision 8), so this step works on PROCESSING images and never waits for one. Outputs have
+deterministic keys, so a retry overwrites. An original that does not decode is the upload's
+fault, not an internal error: REJECTED CORRUPT_IMAGE at once, never retried into FAILED.
+Whenever this step finds the image where it keeps no objects (deleted, REJECTED, FAILED) —
+before its writes, or through a refused transition after them — it removes the image's media
+objects, the original and every thumbnail.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+
+from PIL import Image, UnidentifiedImageError
 
 from make_thumbnails import imaging
 from shoebox import records, variants
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
-from shoebox.observability import MetricUnit, logger, metrics
+from shoebox.observability import MetricUnit, count_rejection, logger, metrics
 from shoebox.pipeline import ObjectCreated
 from shoebox.records import ImageRecord, Status
 from shoebox.settings import Settings
 from shoebox.variants import Variant
 
-# Validation stores the original just before it marks the image PROCESSING, so this step can
-# see PENDING for a few milliseconds: wait about that long rather than for SQS's retry (minutes).
-PENDING_WAIT_SECONDS = 3.0
-
-
-class Clock(Protocol):
-    """What this step needs of time: to measure it and to wait."""
-
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real time, as the time module keeps it."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-SYSTEM_CLOCK = SystemClock()
-
-
-class NotYetAccepted(RuntimeError):
-    """The original's event overtook validation's move to PROCESSING: retry later."""
+CORRUPT_IMAGE = "CORRUPT_IMAGE"  # a rejection code (SPEC §4)
+# What imaging.make_thumbnails raises for bytes Pillow cannot decode.
+# TODO: catch imaging.Undecodable (its typed exception, being added) instead of this set.
+_UNDECODABLE = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError)
 
 
 @dataclass(frozen=True)
 class MakeThumbnails:
     store: ObjectStore
     media_bucket: str
-    clock: Clock
+    clock: Callable[[], float]  # monotonic seconds: the ThumbnailMilliseconds metric
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, store: ObjectStore, clock: Clock = SYSTEM_CLOCK
+        cls, settings: Settings, store: ObjectStore, clock: Callable[[], float] = time.monotonic
     ) -> MakeThumbnails:
         return cls(store=store, media_bucket=settings.media_bucket, clock=clock)
 
@@ -68,21 +50,26 @@ class MakeThumbnails:
         if created.bucket != self.media_bucket or image_id is None:
             logger.warning("ignoring an object that is no image's original", extra={"bucket": created.bucket})
             return
-        record = self._find_past_pending(image_id)
-        if record is None or record.status == Status.DELETING:
-            logger.info("the image was deleted: removing its media objects")
-            self._remove_media(image_id)
+        record = records.find(image_id)
+        if record is None or records.keeps_no_objects(record):
+            status = records.status_of(record)
+            logger.info("the image keeps no objects: removing its media", extra={"status": status})
+            self.remove_objects(image_id)
             return
         if record.status != Status.PROCESSING:
-            # READY: a duplicate or late event. REJECTED/FAILED: final, nothing to add.
+            # READY: a duplicate or late event. (PENDING cannot be: the claim precedes the original.)
             logger.info("nothing to do for this image", extra={"status": record.status})
             return
         data = self._read(created)
         if data is None:
             return
-        started = self.clock.monotonic()
-        thumbnails = imaging.make_thumbnails(data)
-        elapsed_ms = (self.clock.monotonic() - started) * 1000
+        started = self.clock()
+        try:
+            thumbnails = imaging.make_thumbnails(data)
+        except _UNDECODABLE as exc:
+            self._reject(record, f"the image does not decode: {exc}")
+            return
+        elapsed_ms = (self.clock() - started) * 1000
         made = [record.original_variant()]
         for thumbnail in thumbnails:
             name = str(thumbnail.size)
@@ -96,34 +83,27 @@ class MakeThumbnails:
             self.store.put_immutable(self.media_bucket, variant.key, thumbnail.data, variant.content_type)
             made.append(variant)
         try:
-            records.mark_ready(image_id, made)
+            records.mark_ready(image_id, made, record.source_etag)
         except TransitionRefused:
-            current = records.find(image_id)
-            if current is None or current.status == Status.DELETING:
-                logger.info("the image was deleted during thumbnailing: removing its media objects")
-                self._remove_media(image_id)
-            else:
-                logger.info("already done (a duplicate event)", extra={"status": current.status})
+            self._refused(image_id)
             return
         names = sorted(variant.name for variant in made)
         logger.info("image ready", extra={"variants": names, "thumbnail_ms": round(elapsed_ms)})
         metrics.add_metric(name="ImagesReady", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ThumbnailMilliseconds", unit=MetricUnit.Milliseconds, value=elapsed_ms)
 
-    def _find_past_pending(self, image_id: str) -> ImageRecord | None:
-        record = records.find(image_id)
-        delay, deadline = 0.05, self.clock.monotonic() + PENDING_WAIT_SECONDS
-        while record is not None and record.status == Status.PENDING:
-            if self.clock.monotonic() + delay > deadline:
-                raise NotYetAccepted(f"image {image_id} is still PENDING although its original is stored")
-            self.clock.sleep(delay)
-            delay *= 2
-            record = records.find(image_id)
-        return record
+    def claim_of(self, created: ObjectCreated) -> None:
+        """Only the claimant writes an original: any failure here is the image's."""
+        return
+
+    def remove_objects(self, image_id: str) -> None:
+        """Every media object of the image: the original and the thumbnails. Deterministic keys:
+        no listing needed, and deleting a missing key is not an error."""
+        self.store.delete(self.media_bucket, variants.object_keys(image_id)["media"])
 
     def _read(self, created: ObjectCreated) -> bytes | None:
         """The original of the event (If-Match on its ETag), or None when it was replaced (the
-        new version has its own event) or deleted along with its image."""
+        new version has its own event) or removed with its image."""
         try:
             return self.store.read(created.bucket, created.key, created.etag).data
         except ObjectReplaced:
@@ -131,13 +111,31 @@ class MakeThumbnails:
             return None
         except ObjectGone:
             current = records.find(created.image_id or "")
-            if current is None or current.status == Status.DELETING:
-                logger.info("the original was deleted with its image: nothing to do")
-                return None
-            # A PROCESSING image without its original must not stay PROCESSING: let the
-            # retries run out and mark it FAILED.
-            raise
+            if current is not None and current.status == Status.PROCESSING:
+                # A PROCESSING image without its original must not stay PROCESSING: let the
+                # retries run out and mark it FAILED.
+                raise
+            logger.info("the original was removed with its image: nothing to do")
+            return None
 
-    def _remove_media(self, image_id: str) -> None:
-        # Deterministic keys: no listing needed, and deleting a missing key is not an error.
-        self.store.delete(self.media_bucket, variants.object_keys(image_id)["media"])
+    def _reject(self, record: ImageRecord, reason: str) -> None:
+        """The full decode failed: REJECTED CORRUPT_IMAGE, and the original and any thumbnail go."""
+        try:
+            records.reject_processing(record.id, record.source_etag, CORRUPT_IMAGE, reason)
+        except TransitionRefused:
+            self._refused(record.id)
+            return
+        logger.info("image rejected: its original does not decode", extra={"reason": reason})
+        count_rejection(CORRUPT_IMAGE)
+        self.remove_objects(record.id)
+
+    def _refused(self, image_id: str) -> None:
+        """This step's transition was refused: keep the media if the image is READY (a duplicate
+        finished first), remove it if the image is deleted, REJECTED or FAILED meanwhile."""
+        current = records.find(image_id)
+        status = records.status_of(current)
+        if records.keeps_no_objects(current):
+            logger.info("the image is gone or final meanwhile: removing its media", extra={"status": status})
+            self.remove_objects(image_id)
+        else:
+            logger.info("already done (a duplicate event)", extra={"status": status})

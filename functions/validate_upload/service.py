@@ -1,26 +1,56 @@
-"""Validation of one uploaded object: check it, store its clean original, move the image on.
+"""Validation of one uploaded object: claim its slot, then store its clean original.
 
-Order matters for at-least-once delivery (DESIGN decision 8):
-* the record is written before the incoming object is deleted, so a crash in between leaves a
-  record that is no longer PENDING and a retry only deletes the leftover object;
-* the original is written before the record moves to PROCESSING, so a PROCESSING image always
-  has its original, and a refused transition tells us whether to take the original back.
+A slot holds exactly one upload: the first object (by ETag) to claim the image wins, and any
+other object sent to the slot is deleted unprocessed (SPEC §1, DESIGN decision 8). For object E:
+
+1. Read the record. Not claimable by E (gone, DELETING, READY, REJECTED, FAILED, PROCESSING for
+   another object, or E's own claim with its original stored: a late duplicate or retry):
+   delete E, write nothing.
+2. Read E's bytes (If-Match E) and run the rules in memory; reading writes nothing. E replaced
+   or gone while the slot is unclaimed: the newer object has its own event. E's own claim whose
+   bytes are gone before its original was stored: SourceLost (retries, then FAILED).
+3. One conditional write claims the slot and carries the outcome (claim_accepted → PROCESSING,
+   claim_rejected → REJECTED), allowed from PENDING or from E's own unfinished claim. Refused:
+   another object, a delete or a finished duplicate came first; E is deleted unprocessed.
+4. Accepted: write the clean original (a deterministic key), then confirm_original. Refused
+   because the image is no longer PROCESSING nor READY (deleted, REJECTED, FAILED): take the
+   original back.
+5. Delete E, and only E: a newer object under the key is left to its own event.
+
+Interleavings this order answers (tests/functional/test_pipeline_races.py):
+* Two objects A, B to one slot: only the claimant writes, so record, original and thumbnails
+  come from one file, whether B is validated between A's read and A's claim (B wins) or between
+  A's claim and A's write (A wins). A loser deletes only its own version, so the late event of
+  an object replaced before the claim never deletes bytes the claimant's retry still needs.
+* Duplicate events of E: after E's original is stored the duplicate's claim is refused; at
+  once, both claims pass (E's own), the same bytes go twice to one key, one confirm counts.
+* An object that lost the slot and keeps failing gives up without failing the claimant's image.
+* A crash before the claim wrote nothing. After the claim, before or after the original: the
+  retry continues E's claim (READY if it comes after the thumbnails, then only E is deleted).
+  If E was replaced before its original was stored, the bytes are lost: the image ends FAILED.
+* A delete of the image before the claim: the claim is refused, nothing written. After it: the
+  confirm is refused and the original taken back (its thumbnail event finds no image either).
+* Giving up (pipeline.give_up) marks FAILED, then removes incoming/ and originals/; the
+  thumbnail step removes its own outputs when it next sees the image FAILED.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_lambda_powertools.metrics import single_metric
-
-from shoebox import keys, records
+from shoebox import keys, records, variants
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
-from shoebox.observability import MetricUnit, logger, metrics
+from shoebox.observability import MetricUnit, count_rejection, logger, metrics
 from shoebox.pipeline import ObjectCreated
 from shoebox.records import ImageRecord, Status
 from shoebox.settings import Settings
 from validate_upload import rules
+
+
+class SourceLost(RuntimeError):
+    """The claimant's upload was replaced or deleted before its original was stored: nothing can
+    finish the image. Failing the message lets the retries run out, and the image ends FAILED."""
 
 
 @dataclass(frozen=True)
@@ -47,15 +77,13 @@ class ValidateUpload:
         if created.bucket != self.uploads_bucket or not created.key.startswith(keys.INCOMING_PREFIX):
             logger.warning("ignoring an object outside the uploads", extra={"bucket": created.bucket})
             return
-        record = records.find(created.image_id) if created.image_id else None
-        if record is None or record.status != Status.PENDING:
-            # No slot (a stray, expired or deleted upload) or past validation (a duplicate or a
-            # second upload to the same slot): the bytes are never processed, only removed.
-            logger.info(
-                "no PENDING image for this upload: deleting it",
-                extra={"status": record.status if record else None},
-            )
-            self._delete_incoming(created.key)
+        if created.image_id is None:
+            logger.info("an upload that belongs to no slot: deleting it")
+            self.store.delete(self.uploads_bucket, [created.key])
+            return
+        record = records.find(created.image_id)
+        if record is None or not records.may_claim(record, created.etag):
+            self._discard(created, record)
             return
         try:
             # Before reading a byte: the event says how big the object is.
@@ -65,13 +93,22 @@ class ValidateUpload:
                 return
             clean = rules.validate(data, record.content_type, int(record.size), self.limits)
         except rules.Rejection as rejection:
-            self._reject(record.id, created.key, rejection)
+            self._reject(record, created, rejection)
             return
-        self._accept(record.id, created, clean)
+        self._accept(record, created, clean)
+
+    def claim_of(self, created: ObjectCreated) -> str:
+        """A failure on an object fails its image only while unclaimed or claimed by it."""
+        return created.etag
+
+    def remove_objects(self, image_id: str) -> None:
+        """Giving up: the upload and the original (the thumbnail step removes its own outputs)."""
+        self.store.delete(self.uploads_bucket, variants.object_keys(image_id)["uploads"])
+        self.store.delete(self.media_bucket, [keys.original_key(image_id)])
 
     def _read(self, created: ObjectCreated, record: ImageRecord) -> bytes | None:
         """The bytes of exactly the object version of the event (If-Match on its ETag), or None
-        when that version is gone (a duplicate finished first) or replaced (its event follows)."""
+        when there is nothing to do with that version."""
 
         def check_served_size(size: int) -> None:
             # The event's size is S3's own, but check what is actually served before reading it.
@@ -79,31 +116,32 @@ class ValidateUpload:
 
         try:
             stored = self.store.read(created.bucket, created.key, created.etag, check_size=check_served_size)
-        except (ObjectGone, ObjectReplaced):
-            logger.info("the uploaded object is gone or was replaced: nothing to do")
+        except (ObjectGone, ObjectReplaced) as exc:
+            if record.status == Status.PENDING:
+                logger.info("the upload is gone or was replaced: a newer object has its own event")
+                return None
+            current = records.find(record.id)
+            if current is not None and current.status == Status.PROCESSING and not current.original_stored:
+                raise SourceLost(f"image {record.id}: upload lost before its original was stored") from exc
+            status = records.status_of(current)
+            logger.info("the upload is gone, and its image moved on", extra={"status": status})
             return None
         return stored.data
 
-    def _reject(self, image_id: str, key: str, rejection: rules.Rejection) -> None:
+    def _reject(self, record: ImageRecord, created: ObjectCreated, rejection: rules.Rejection) -> None:
+        image_id = record.id
         code = str(rejection.code)
         try:
-            records.mark_rejected(image_id, code, rejection.message)
+            records.claim_rejected(image_id, created.etag, code, rejection.message)
         except TransitionRefused:
-            logger.info("rejection not recorded: the image moved on or was deleted")
-        else:
-            logger.info("upload rejected", extra={"code": code, "reason": rejection.message})
-            _count_rejection(code)
-        self._delete_incoming(key)
+            self._discard(created, records.find(image_id))
+            return
+        logger.info("upload rejected", extra={"code": code, "reason": rejection.message})
+        count_rejection(code)
+        self._delete_source(created)
 
-    def _accept(self, image_id: str, created: ObjectCreated, clean: rules.CleanImage) -> None:
-        original = keys.original_key(image_id)
-        self.store.put_immutable(
-            self.media_bucket,
-            original,
-            clean.data,
-            clean.content_type,
-            metadata={"image-id": image_id, "sha256": clean.sha256},
-        )
+    def _accept(self, record: ImageRecord, created: ObjectCreated, clean: rules.CleanImage) -> None:
+        image_id = record.id
         accepted = records.Accepted(
             stored_size=len(clean.data),
             content_type=clean.content_type,
@@ -114,36 +152,43 @@ class ValidateUpload:
             source_etag=created.etag,
         )
         try:
-            records.mark_processing(image_id, accepted)
+            records.claim_accepted(image_id, accepted)
+        except TransitionRefused:
+            self._discard(created, records.find(image_id))
+            return
+        original = keys.original_key(image_id)
+        self.store.put_immutable(
+            self.media_bucket,
+            original,
+            clean.data,
+            clean.content_type,
+            metadata={"image-id": image_id, "sha256": clean.sha256},
+        )
+        try:
+            records.confirm_original(image_id, created.etag)
         except TransitionRefused:
             current = records.find(image_id)
-            if current is None or current.status == Status.DELETING:
-                # Deleted while we worked: take back what this step wrote.
-                logger.info("the image was deleted during validation: removing its original")
+            status = records.status_of(current)
+            if records.keeps_no_objects(current):
+                logger.info("the image is gone or final: removing its original", extra={"status": status})
                 self.store.delete(self.media_bucket, [original])
             else:
-                logger.info("already validated (a duplicate event)", extra={"status": current.status})
+                logger.info("the original is stored already (a duplicate event)", extra={"status": status})
         else:
             logger.info(
                 "upload accepted",
                 extra={"format": clean.format, "width": clean.width, "height": clean.height},
             )
             metrics.add_metric(name="ImagesAccepted", unit=MetricUnit.Count, value=1)
-        self._delete_incoming(created.key)
+        self._delete_source(created)
 
-    def _delete_incoming(self, key: str) -> None:
-        self.store.delete(self.uploads_bucket, [key])
+    def _discard(self, created: ObjectCreated, record: ImageRecord | None) -> None:
+        """An object that lost its slot (or never had one): deleted unprocessed."""
+        status = records.status_of(record)
+        logger.info("the slot is not this upload's: deleting it unprocessed", extra={"status": status})
+        self._delete_source(created)
 
-
-def _count_rejection(code: str) -> None:
-    """ImagesRejected by `code`. Metrics' dimensions apply to a whole flush, and one batch can
-    reject for several codes, so each rejection is its own EMF blob."""
-    dimensions = {"service": str(metrics.service)} if metrics.service else {}
-    with single_metric(
-        name="ImagesRejected",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-        default_dimensions={**dimensions, **metrics.default_dimensions},
-    ) as metric:
-        metric.add_dimension(name="code", value=code)
+    def _delete_source(self, created: ObjectCreated) -> None:
+        # Only this version: a newer object under the key is deleted by its own event, and until
+        # then it may be the bytes a claimant's retry still needs.
+        self.store.delete_if_unchanged(self.uploads_bucket, created.key, created.etag)

@@ -2,7 +2,7 @@
 browser's cache (the same signed URL all window), a share link shows the image to a browser that
 never signed in, and `/s/{token}/512` works as an <img> on another site's page until revoked.
 
-Each test starts from an image the real pipeline made READY (tests.local.support.ready_image).
+Each test starts from an image the real pipeline made READY (tests.local.support.assert_upload_lands).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page
 
 from infra.local import DevStack
 from tests.e2e.web import sign_in
-from tests.local.support import ready_image
+from tests.local.support import User, assert_upload_lands, user_of
 from tests.photos import make_photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local]
@@ -30,18 +29,15 @@ SETTLED_MS = 30_000
 
 @dataclass
 class Owner:
-    sub: str
-    api: httpx.Client
+    user: User
     image: dict[str, Any]  # READY
 
 
 @pytest.fixture
 def owner(stack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Owner]:
-    sub = f"e2e-share-{secrets.token_hex(3)}"
     photo = make_photo(tmp_path_factory.mktemp("photos") / "harbour.jpg", (1200, 900), seed=5).read_bytes()
-    headers = {"Authorization": f"Bearer {stack.token(sub)}"}
-    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=30) as api:
-        yield Owner(sub, api, ready_image(api, photo, filename="harbour.jpg"))
+    with user_of(stack, "e2e-share") as user:
+        yield Owner(user, assert_upload_lands(user, user.upload(photo, filename="harbour.jpg")))
 
 
 @pytest.fixture
@@ -94,7 +90,7 @@ def test_the_gallery_s_second_load_comes_from_the_browser_cache(
 ) -> None:
     image_id = owner.image["id"]
     page = fresh()
-    sign_in(page, stack.api_url + "/", owner.sub)
+    sign_in(page, stack.api_url + "/", owner.user.sub)
     thumbnail = page.locator(f'#gallery li.card[data-id="{image_id}"] img')
     first = loaded(thumbnail)
     assert first["shown"], first
@@ -113,7 +109,7 @@ def test_a_share_link_shows_the_image_to_a_browser_that_never_signed_in(
     stack: DevStack, owner: Owner, fresh: Any
 ) -> None:
     image_id = owner.image["id"]
-    created = owner.api.post(f"/v1/images/{image_id}/shares", json={}).json()["share"]
+    created = owner.user.http.post(f"/v1/images/{image_id}/shares", json={}).json()["share"]
     page = fresh()
 
     page.goto(created["url"])
@@ -163,7 +159,7 @@ def test_a_shared_variant_embeds_on_another_site_until_revoked(
     stack: DevStack, owner: Owner, fresh: Any, elsewhere: Any
 ) -> None:
     image_id = owner.image["id"]
-    created = owner.api.post(f"/v1/images/{image_id}/shares", json={}).json()["share"]
+    created = owner.user.http.post(f"/v1/images/{image_id}/shares", json={}).json()["share"]
     url = elsewhere(
         f'<!doctype html><title>A blog</title><img id="shared" src="{created["url"]}/512" alt="shared">'
     )
@@ -176,7 +172,7 @@ def test_a_shared_variant_embeds_on_another_site_until_revoked(
     assert embedded["width"] == owner.image["variants"]["512"]["width"]
     assert embedded["src"] == f"{created['url']}/512"
 
-    assert owner.api.delete(f"/v1/shares/{created['id']}").status_code == 204
+    assert owner.user.http.delete(f"/v1/shares/{created['id']}").status_code == 204
     page = fresh(failing_loads=True)  # a visitor after the revocation (no cached redirect)
     page.goto(url)
     gone = loaded(page.locator("#shared"))

@@ -241,11 +241,10 @@ class Cloud:
         placeholder: str | None = None,
         taken_at: str | None = None,
     ) -> None:
-        """What validation and thumbnails would do: objects in the media bucket, then the
-        PROCESSING and READY transitions through `records`."""
+        """What validation and thumbnails would do: the claim (PROCESSING), objects in the media
+        bucket, then READY, through `records`."""
         self.s3.put_object(Bucket=self.uploads, Key=keys.incoming_key(image_id), Body=b"raw")
-        self.s3.put_object(Bucket=self.media, Key=keys.original_key(image_id), Body=b"original")
-        records.mark_processing(
+        records.claim_accepted(
             image_id,
             records.Accepted(
                 stored_size=8,
@@ -257,6 +256,7 @@ class Cloud:
                 source_etag='"etag"',
             ),
         )
+        self.s3.put_object(Bucket=self.media, Key=keys.original_key(image_id), Body=b"original")
         variants = [Variant(ORIGINAL, width, height, "image/jpeg", variant_key(image_id, ORIGINAL))]
         for size in THUMBNAIL_SIZES:
             if size > max(width, height):

@@ -3,6 +3,7 @@ handlers, S3 faults injected into the real client, and the EMF metrics the handl
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,6 +153,14 @@ class Flow:
     def after_first(self, operation: str, action: Callable[[], None]) -> None:
         """Run `action()` once, right after the handlers' S3 client first completes `operation`
         (e.g. a concurrent delete landing between two steps of a handler)."""
+        self._once(f"after-call.s3.{operation}", action)
+
+    def before_first(self, operation: str, action: Callable[[], None]) -> None:
+        """Run `action()` once, right before the handlers' S3 client first makes `operation`
+        (e.g. a second execution environment running between two steps of a handler)."""
+        self._once(f"provide-client-params.s3.{operation}", action)
+
+    def _once(self, event: str, action: Callable[[], None]) -> None:
         done: list[bool] = []
 
         def run(**_: Any) -> None:
@@ -159,7 +168,35 @@ class Flow:
                 done.append(True)
                 action()
 
-        aws.s3().meta.events.register(f"after-call.s3.{operation}", run)
+        aws.s3().meta.events.register(event, run)
+
+    @contextmanager
+    def crash_after(self, operation: str, key: str) -> Iterator[None]:
+        """`operation` on `key` takes effect, then the handler dies (Crash) before its next step,
+        as a Lambda timing out or killed right after that call."""
+        armed: list[bool] = []
+
+        def arm(params: dict[str, Any], **_: Any) -> None:
+            if params.get("Key") == key:
+                armed.append(True)
+
+        def crash(**_: Any) -> None:
+            if armed:
+                armed.clear()
+                raise Crash(f"crashed right after {operation} {key}")
+
+        events = aws.s3().meta.events
+        events.register(f"provide-client-params.s3.{operation}", arm)
+        events.register(f"after-call.s3.{operation}", crash)
+        try:
+            yield
+        finally:
+            events.unregister(f"provide-client-params.s3.{operation}", arm)
+            events.unregister(f"after-call.s3.{operation}", crash)
+
+
+class Crash(RuntimeError):
+    """An execution environment dying mid-step (injected)."""
 
 
 def delete_concurrently(image_id: str, finish: bool) -> None:
@@ -167,6 +204,20 @@ def delete_concurrently(image_id: str, finish: bool) -> None:
     records.begin_delete(image_id, OWNER)
     if finish:
         records.finish_delete(image_id)
+
+
+def redelivered(event: dict[str, Any], receive_count: int) -> dict[str, Any]:
+    """The same SQS messages delivered again (SQS's retry after a failure), `receive_count`th time."""
+    again = copy.deepcopy(event)
+    for message in again["Records"]:
+        message["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return again
+
+
+def etag_in(event: dict[str, Any]) -> str:
+    """The ETag of the (first) object an S3 → SQS event is about."""
+    etag: str = json.loads(event["Records"][0]["body"])["Records"][0]["s3"]["object"]["eTag"]
+    return etag
 
 
 def batch(*events: dict[str, Any]) -> dict[str, Any]:

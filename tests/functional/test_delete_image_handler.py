@@ -49,7 +49,7 @@ def test_any_visible_state_can_be_deleted(api: Api, cloud: Cloud, state: str) ->
     if state == "PENDING_UPLOADED":
         cloud.s3.put_object(Bucket=cloud.uploads, Key=keys.incoming_key(image_id), Body=b"bytes")
     elif state == "REJECTED":
-        records.mark_rejected(image_id, "NOT_AN_IMAGE", "text")
+        records.claim_rejected(image_id, "etag", "NOT_AN_IMAGE", "text")
     elif state == "FAILED":
         records.mark_failed(image_id, "INTERNAL_ERROR", "boom")
 

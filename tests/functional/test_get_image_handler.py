@@ -89,7 +89,7 @@ def test_a_small_image_has_no_larger_thumbnails(api: Api, cloud: Cloud) -> None:
 
 def test_a_rejected_image_says_why(api: Api, cloud: Cloud) -> None:
     image_id = api.upload_slot()["id"]
-    records.mark_rejected(image_id, "TYPE_MISMATCH", "declared image/jpeg, got PNG")
+    records.claim_rejected(image_id, "etag", "TYPE_MISMATCH", "declared image/jpeg, got PNG")
 
     image = api.get(image_id).json
 
@@ -138,9 +138,9 @@ def test_content_before_ready_is_409(api: Api, cloud: Cloud, status: str) -> Non
     image_id = api.upload_slot()["id"]
     accepted = records.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
     if status == "PROCESSING":
-        records.mark_processing(image_id, accepted)
+        records.claim_accepted(image_id, accepted)
     elif status == "REJECTED":
-        records.mark_rejected(image_id, "CORRUPT_IMAGE", "truncated")
+        records.claim_rejected(image_id, "etag", "CORRUPT_IMAGE", "truncated")
     elif status == "FAILED":
         records.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
 

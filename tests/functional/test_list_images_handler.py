@@ -79,7 +79,7 @@ def test_status_filter(api: Api, cloud: Cloud) -> None:
     for image_id in ready:
         cloud.make_ready(image_id)
     rejected = slots(api, 1)
-    records.mark_rejected(rejected[0], "NOT_AN_IMAGE", "not an image")
+    records.claim_rejected(rejected[0], "etag", "NOT_AN_IMAGE", "not an image")
 
     def listed(status: str) -> set[str]:
         reply = api.list(status=status)

@@ -90,3 +90,23 @@ def test_delete_that_s3_partly_refuses_is_a_storage_error() -> None:
 
     with pytest.raises(StorageError, match=r"originals/a \(AccessDenied\)"):
         store.delete("media", ["originals/a"])
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["as_events_carry_it", "quoted"])
+def test_delete_if_unchanged_deletes_that_version(cloud: Cloud, store: ObjectStore, quoted: bool) -> None:
+    etag = put(cloud, "incoming/a", b"upload")
+
+    assert store.delete_if_unchanged(cloud.media, "incoming/a", f'"{etag}"' if quoted else etag) is True
+
+    assert cloud.keys_in(cloud.media) == []
+
+
+def test_delete_if_unchanged_leaves_a_newer_or_missing_object(cloud: Cloud, store: ObjectStore) -> None:
+    stale = put(cloud, "incoming/a", b"first")
+    put(cloud, "incoming/a", b"second")
+
+    assert store.delete_if_unchanged(cloud.media, "incoming/a", stale) is False
+    assert store.delete_if_unchanged(cloud.media, "incoming/missing", stale) is False
+
+    assert cloud.keys_in(cloud.media) == ["incoming/a"]
+    assert cloud.s3.get_object(Bucket=cloud.media, Key="incoming/a")["Body"].read() == b"second"

@@ -138,9 +138,9 @@ def test_an_image_that_is_not_ready_cannot_be_shared(api: Api, cloud: Cloud, sta
     image_id = api.upload_slot()["id"]
     accepted = records.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
     if status == "PROCESSING":
-        records.mark_processing(image_id, accepted)
+        records.claim_accepted(image_id, accepted)
     elif status == "REJECTED":
-        records.mark_rejected(image_id, "CORRUPT_IMAGE", "truncated")
+        records.claim_rejected(image_id, "etag", "CORRUPT_IMAGE", "truncated")
     elif status == "FAILED":
         records.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
 

@@ -4,20 +4,14 @@ ValidateFunction before it, the whole pipeline from upload to READY."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from make_thumbnails import service
-from make_thumbnails.service import MakeThumbnails
 from PIL import Image
 
-from shoebox import aws, keys, pipeline, records, variants
-from shoebox.objects import ObjectStore
+from shoebox import keys, records, variants
 from shoebox.records import Status
-from shoebox.settings import get_settings
 from tests.events import load_s3_event
 from tests.functional.pipeline_support import (
     Flow,
@@ -33,32 +27,6 @@ from tests.unit.samples import RED, WHITE
 @pytest.fixture
 def flow(cloud: Any) -> Flow:
     return Flow(cloud.s3, cloud.uploads, cloud.media)
-
-
-@dataclass
-class FakeClock:
-    """Time that passes only when the step sleeps; `on_sleep` runs at each sleep."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-    on_sleep: Callable[[], None] = lambda: None
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        self.on_sleep()
-
-
-def thumbnails_on(clock: FakeClock, event: dict[str, Any]) -> Any:
-    """The thumbnail step as the handler builds it, on `clock`, over a batch as the handler runs it."""
-    settings = get_settings()
-    step = MakeThumbnails.from_settings(settings, ObjectStore(aws.s3()), clock=clock)
-    return pipeline.process_batch(
-        event, None, step, prefix=keys.ORIGINALS_PREFIX, max_receive_count=settings.max_receive_count
-    )
 
 
 def media_keys(image_id: str) -> list[str]:
@@ -145,55 +113,23 @@ def test_an_event_for_a_deleted_image_removes_its_media(flow: Flow, finish: bool
 
 
 @pytest.mark.parametrize("status", [Status.REJECTED, Status.FAILED])
-def test_a_final_image_is_left_alone(flow: Flow, status: Status) -> None:
+def test_an_event_for_a_rejected_or_failed_image_removes_its_media(flow: Flow, status: Status) -> None:
     image = flow.accept()
     event = flow.original_event(image.id)
     if status == Status.FAILED:
         records.mark_failed(image.id, "INTERNAL_ERROR", "gave up")
-    else:  # not reachable through `records` from PROCESSING: written as a test fixture
-        record = flow.record(image.id)
-        record.update(actions=[type(record).status.set(status.value)])
+    else:
+        records.reject_processing(image.id, image.source_etag, "CORRUPT_IMAGE", "does not decode")
+    store_every_media_object(flow, image.id)  # e.g. left by an attempt cut short
+    before = flow.record(image.id).to_simple_dict()
     flow.record_calls()
 
     assert flow.thumbnails(event) == {"batchItemFailures": []}
 
-    assert flow.record(image.id).status == status
-    assert flow.calls == []
-
-
-def test_an_original_seen_before_validation_marked_it_waits_for_processing(flow: Flow) -> None:
-    image = flow.accept()
-    event = flow.original_event(image.id)
-    # Back to the instant between validation's PutObject and its move to PROCESSING...
-    record = flow.record(image.id)
-    record.update(actions=[type(record).status.set(Status.PENDING.value)])
-
-    # ...which validation completes while this step waits.
-    def validation_finishes() -> None:
-        record.update(actions=[type(record).status.set(Status.PROCESSING.value)])
-
-    clock = FakeClock(on_sleep=validation_finishes)
-
-    assert thumbnails_on(clock, event) == {"batchItemFailures": []}
-
-    assert flow.record(image.id).status == Status.READY
-    assert clock.sleeps == [0.05]  # one short wait, then the work
-
-
-def test_an_original_whose_image_stays_pending_is_retried(flow: Flow) -> None:
-    image = flow.accept()
-    event = flow.original_event(image.id)
-    record = flow.record(image.id)
-    record.update(actions=[type(record).status.set(Status.PENDING.value)])
-    clock = FakeClock()
-
-    with pytest.raises(BatchProcessingError):
-        thumbnails_on(clock, event)
-
-    assert flow.record(image.id).status == Status.PENDING
-    # Waits that double, given up before the deadline rather than after it.
-    assert clock.sleeps == [0.05, 0.1, 0.2, 0.4, 0.8]
-    assert clock.now <= service.PENDING_WAIT_SECONDS
+    # Such an image keeps no objects (SPEC §1, §4); nothing is read or made for it.
+    assert flow.record(image.id).to_simple_dict() == before
+    assert flow.objects_of(image.id) == []
+    assert {operation for operation, _ in flow.calls} == {"DeleteObjects"}
 
 
 def test_an_original_replaced_since_its_event_is_left_to_the_newer_event(flow: Flow) -> None:
@@ -252,6 +188,7 @@ def test_a_failure_on_the_last_receive_marks_the_image_failed(
     record = flow.record(image.id)
     assert record.status == Status.FAILED
     assert record.error_code == "INTERNAL_ERROR"
+    assert flow.objects_of(image.id) == []  # a FAILED image keeps no objects
     assert flow.record(fine.id).status == Status.READY
     assert [value for value, _ in metric_values(capsys.readouterr().out, "ImagesFailed")] == [1]
 

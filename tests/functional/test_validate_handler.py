@@ -96,8 +96,8 @@ def test_a_duplicate_event_changes_nothing(flow: Flow) -> None:
     again = flow.record(image.id)
     assert again.to_simple_dict() == first.to_simple_dict()
     assert flow.read(flow.media, keys.original_key(image.id)) == original
-    # Nothing read or written: only the (already gone) upload is deleted again.
-    assert flow.calls == [("DeleteObjects", keys.incoming_key(image.id))]
+    # Nothing read or written: the upload is found gone, so nothing is deleted either.
+    assert flow.calls == [("HeadObject", keys.incoming_key(image.id))]
 
 
 def test_the_double_event_of_a_multipart_upload_is_processed_once(
@@ -257,7 +257,7 @@ def test_a_failure_on_the_last_receive_marks_the_image_failed(
         # A batch whose every message failed is an invocation error (Powertools raises).
         with pytest.raises(BatchProcessingError):
             flow.validate(flow.uploaded_event(image.id, data, receive_count=2))
-        assert flow.record(image.id).status == Status.PENDING
+        assert flow.record(image.id).status == Status.PROCESSING  # claimed, its original not stored
         # Still a failure: the message goes on to the dead-letter queue.
         with pytest.raises(BatchProcessingError):
             flow.validate(flow.uploaded_event(image.id, data, receive_count=3))
@@ -265,6 +265,7 @@ def test_a_failure_on_the_last_receive_marks_the_image_failed(
     record = flow.record(image.id)
     assert record.status == Status.FAILED
     assert record.error_code == "INTERNAL_ERROR"
+    assert flow.objects_of(image.id) == []  # the upload too: a FAILED image keeps no objects
     assert [value for value, _ in metric_values(capsys.readouterr().out, "ImagesFailed")] == [1]
 
 

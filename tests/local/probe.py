@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 
-def _keys(body: str) -> list[str]:
+def s3_keys(body: str) -> list[str]:
     try:
         notification = json.loads(body)
     except ValueError:
@@ -36,7 +36,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures = [
         {"itemIdentifier": record["messageId"]}
         for record in event["Records"]
-        if failing & set(_keys(record["body"]))
+        if failing & set(s3_keys(record["body"]))
     ]
     return {"batchItemFailures": failures}
 

@@ -5,39 +5,26 @@ outcome. Waits poll with a deadline; nothing sleeps a fixed time."""
 from __future__ import annotations
 
 import io
-import secrets
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from PIL import ExifTags, Image
 
 from infra.local import DevStack
 from infra.local.processes import FileSink
-from tests.local.support import objects_of
+from tests.local.support import (
+    User,
+    assert_upload_lands,
+    assert_upload_rejected,
+    await_drained,
+    eventually,
+    user_of,
+)
 from tests.photos import make_photo
 from tests.unit.samples import HTML, RED, exif, png, stored_for
 
 pytestmark = pytest.mark.local
-
-DEADLINE_SECONDS = 60.0
-FINAL = {"READY", "REJECTED", "FAILED"}
-
-
-def eventually[T](check: Callable[[], T | None], what: str, seconds: float = DEADLINE_SECONDS) -> T:
-    """The first non-None result of `check`, polled until the deadline."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {seconds:.0f} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def camera_photo(folder: Path, size: tuple[int, int] = (2400, 1800), orientation: int = 6) -> bytes:
@@ -51,83 +38,17 @@ def camera_photo(folder: Path, size: tuple[int, int] = (2400, 1800), orientation
     return out.getvalue()
 
 
-@dataclass
-class User:
-    """One user of the local stack, over HTTP like any client."""
-
-    stack: DevStack
-    http: httpx.Client
-
-    def upload(self, data: bytes, content_type: str = "image/jpeg", filename: str = "photo.jpg") -> str:
-        """Slot (POST /v1/uploads), then the presigned multipart/form-data POST to S3."""
-        slot = self.http.post(
-            "/v1/uploads", json={"filename": filename, "content_type": content_type, "size": len(data)}
-        )
-        assert slot.status_code == 201, slot.text
-        upload = slot.json()["upload"]
-        assert upload["method"] == "POST"
-        # httpx sends the fields first and the file last, as S3 requires.
-        sent = httpx.post(
-            upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)}, timeout=30
-        )
-        assert sent.status_code in (200, 201, 204), sent.text
-        image_id: str = slot.json()["image"]["id"]
-        return image_id
-
-    def get(self, image_id: str) -> httpx.Response:
-        return self.http.get(f"/v1/images/{image_id}")
-
-    def final(self, image_id: str, seconds: float = DEADLINE_SECONDS) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            reply = self.get(image_id)
-            assert reply.status_code == 200, reply.text
-            image: dict[str, Any] = reply.json()
-            return image if image["status"] in FINAL else None
-
-        return eventually(done, f"image {image_id} to be READY, REJECTED or FAILED", seconds)
-
-    def download(self, image_id: str, variant: str) -> tuple[str, bytes]:
-        redirect = self.http.get(f"/v1/images/{image_id}/content", params={"variant": variant})
-        assert redirect.status_code == 302, redirect.text
-        content = httpx.get(redirect.headers["location"], timeout=30)
-        assert content.status_code == 200, content.text
-        return content.headers["content-type"], content.content
-
-    def objects_of(self, image_id: str) -> list[str]:
-        return objects_of(self.stack, image_id)
-
-
-def user_of(stack: DevStack) -> Iterator[User]:
-    token = stack.token(f"pipeline-{secrets.token_hex(4)}")
-    with httpx.Client(
-        base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as http:
-        yield User(stack, http)
-
-
 @pytest.fixture
 def user(stack: DevStack) -> Iterator[User]:
-    yield from user_of(stack)
-
-
-def queues_idle(stack: DevStack, *logical_ids: str) -> bool:
-    sqs = stack.client("sqs")
-    for logical_id in logical_ids:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=stack.queue_url(logical_id),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if any(int(value) for value in attributes.values()):
-            return False
-    return True
+    with user_of(stack, "pipeline") as new:
+        yield new
 
 
 def test_a_phone_photo_ends_ready_with_three_upright_variants(user: User, tmp_path: Path) -> None:
     image_id = user.upload(camera_photo(tmp_path, (2400, 1800), orientation=6))
 
-    image = user.final(image_id)
+    image = assert_upload_lands(user, image_id)
 
-    assert image["status"] == "READY", image
     assert (image["width"], image["height"]) == (2400, 1800)  # upright
     assert image["format"] == "JPEG"
     assert sorted(image["variants"]) == ["1024", "256", "512", "original"]
@@ -146,7 +67,6 @@ def test_a_phone_photo_ends_ready_with_three_upright_variants(user: User, tmp_pa
             corner = thumbnail.convert("RGB").getpixel((3, 3))
             assert isinstance(corner, tuple)
             assert _near(corner, RED), corner  # upright: the red block is top-left
-    assert not any(key.startswith(user.stack.names["UploadsBucket"]) for key in user.objects_of(image_id))
 
 
 @pytest.mark.parametrize(
@@ -159,12 +79,7 @@ def test_a_bad_file_ends_rejected_and_leaves_no_object(
 ) -> None:
     image_id = user.upload(data, content_type)
 
-    image = user.final(image_id)
-
-    assert image["status"] == "REJECTED", image
-    assert image["error"]["code"] == code
-    assert image["variants"] == {}
-    assert user.objects_of(image_id) == []
+    assert_upload_rejected(user, image_id, code)
 
 
 def test_a_delete_during_processing_leaves_nothing_behind(user: User, tmp_path: Path) -> None:
@@ -173,12 +88,9 @@ def test_a_delete_during_processing_leaves_nothing_behind(user: User, tmp_path: 
     assert deleted.status_code == 204, deleted.text
 
     # Once both steps have had every message (including any retry), nothing may remain.
-    eventually(
-        lambda: True if queues_idle(user.stack, "ValidateQueue", "ThumbnailQueue") else None,
-        "the pipeline queues to drain",
-    )
+    await_drained(user.stack, "ValidateQueue", "ThumbnailQueue")
     assert user.objects_of(image_id) == []
-    assert user.get(image_id).status_code == 404
+    assert user.http.get(f"/v1/images/{image_id}").status_code == 404
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +114,8 @@ def crashing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStac
 
 @pytest.fixture
 def crashing_user(crashing_stack: DevStack) -> Iterator[User]:
-    yield from user_of(crashing_stack)
+    with user_of(crashing_stack, "crashing") as new:
+        yield new
 
 
 def test_a_thumbnail_step_that_keeps_crashing_ends_failed_in_the_dlq(
@@ -217,12 +130,11 @@ def test_a_thumbnail_step_that_keeps_crashing_ends_failed_in_the_dlq(
     assert image["error"]["code"] == "INTERNAL_ERROR"
     sqs = crashing_stack.client("sqs")
 
-    def dead_letter() -> list[str] | None:
+    def dead_letter() -> list[str]:
         received = sqs.receive_message(
             QueueUrl=crashing_stack.queue_url("ThumbnailDeadLetterQueue"), WaitTimeSeconds=1
         )
-        bodies = [message["Body"] for message in received.get("Messages", [])]
-        return bodies or None
+        return [message["Body"] for message in received.get("Messages", [])]
 
     bodies = eventually(dead_letter, "the message in the thumbnail dead-letter queue")
     assert any(f"originals/{image_id}" in body or f"originals%2F{image_id}" in body for body in bodies)
@@ -239,14 +151,11 @@ def test_a_delete_while_thumbnails_are_retried_leaves_nothing_behind(
     image_id = user.upload(camera_photo(tmp_path, (800, 600)))
     # Validated (its original stored), its thumbnail step failing and about to be retried.
     eventually(
-        lambda: True if user.get(image_id).json()["status"] != "PENDING" else None, "validation to finish"
+        lambda: user.image(image_id), "validation to finish", until=lambda image: image["status"] != "PENDING"
     )
     deleted = user.http.delete(f"/v1/images/{image_id}")
     assert deleted.status_code == 204, deleted.text
 
-    eventually(
-        lambda: True if queues_idle(crashing_stack, "ValidateQueue", "ThumbnailQueue") else None,
-        "the pipeline queues to drain",
-    )
+    await_drained(crashing_stack, "ValidateQueue", "ThumbnailQueue")
     assert user.objects_of(image_id) == []
-    assert user.get(image_id).status_code == 404
+    assert user.http.get(f"/v1/images/{image_id}").status_code == 404

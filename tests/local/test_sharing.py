@@ -19,7 +19,7 @@ import pytest
 
 from infra.local import DevStack
 from shoebox.cdn import window_expiry
-from tests.local.support import ready_image
+from tests.local.support import User, assert_upload_lands, user_of
 from tests.photos import make_photo
 
 pytestmark = pytest.mark.local
@@ -28,28 +28,21 @@ OG_IMAGE = re.compile(r'<meta property="og:image" content="([^"]+)">')
 IMG_SRC = re.compile(r'<img src="([^"]+)"')
 
 
-def api_user(stack: DevStack) -> httpx.Client:
-    sub = f"share-{secrets.token_hex(6)}"
-    return httpx.Client(
-        base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.token(sub)}"}, timeout=30
-    )
-
-
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return make_photo(tmp_path_factory.mktemp("photos") / "harbour.jpg", (1200, 900), seed=7).read_bytes()
 
 
 @pytest.fixture(scope="module")
-def owner(stack: DevStack) -> Iterator[httpx.Client]:
-    with api_user(stack) as client:
-        yield client
+def owner(stack: DevStack) -> Iterator[User]:
+    with user_of(stack, "share") as user:
+        yield user
 
 
 @pytest.fixture(scope="module")
-def image(owner: httpx.Client, photo: bytes) -> dict[str, Any]:
+def image(owner: User, photo: bytes) -> dict[str, Any]:
     """The owner's READY image, shared by the tests that do not delete it."""
-    return ready_image(owner, photo, filename="harbour.jpg")
+    return assert_upload_lands(owner, owner.upload(photo, filename="harbour.jpg"))
 
 
 @pytest.fixture
@@ -59,8 +52,8 @@ def anonymous(stack: DevStack) -> Iterator[httpx.Client]:
         yield client
 
 
-def share(owner: httpx.Client, image_id: str, **body: Any) -> dict[str, Any]:
-    reply = owner.post(f"/v1/images/{image_id}/shares", json=body)
+def share(owner: User, image_id: str, **body: Any) -> dict[str, Any]:
+    reply = owner.http.post(f"/v1/images/{image_id}/shares", json=body)
     assert reply.status_code == 201, reply.text
     created: dict[str, Any] = reply.json()["share"]
     return created
@@ -89,14 +82,14 @@ def stored_bytes(stack: DevStack, key: str) -> bytes:
 
 
 def test_each_variant_has_one_signed_cdn_url_all_window(
-    stack: DevStack, owner: httpx.Client, image: dict[str, Any]
+    stack: DevStack, owner: User, image: dict[str, Any]
 ) -> None:
     image_id = image["id"]
     assert set(image["variants"]) == {"original", "256", "512", "1024"}
-    again = owner.get(f"/v1/images/{image_id}").json()
+    again = owner.http.get(f"/v1/images/{image_id}").json()
     listed = next(
         item
-        for item in owner.get("/v1/images", params={"limit": 100}).json()["items"]
+        for item in owner.http.get("/v1/images", params={"limit": 100}).json()["items"]
         if item["id"] == image_id
     )
     assert again["variants"] == image["variants"] == listed["variants"]  # the very same URLs
@@ -107,7 +100,7 @@ def test_each_variant_has_one_signed_cdn_url_all_window(
         assert url.startswith(f"{stack.cdn_url}/"), url
         assert f"Key-Pair-Id={stack.cdn_key.key_pair_id}" in url
         assert f"Expires={window_expiry(time.time(), window)}&" in url
-        redirect = owner.get(f"/v1/images/{image_id}/content", params={"variant": name})
+        redirect = owner.http.get(f"/v1/images/{image_id}/content", params={"variant": name})
         assert redirect.status_code == 302, redirect.text
         assert redirect.headers["location"] == url
 
@@ -122,14 +115,14 @@ def test_each_variant_has_one_signed_cdn_url_all_window(
 
 
 def test_a_share_link_shows_the_image_to_anyone_until_revoked(
-    stack: DevStack, owner: httpx.Client, anonymous: httpx.Client, image: dict[str, Any]
+    stack: DevStack, owner: User, anonymous: httpx.Client, image: dict[str, Any]
 ) -> None:
     image_id = image["id"]
     created = share(owner, image_id)
     assert created["image_id"] == image_id
     assert created["expires_at"] is None
     token = token_of(stack, created)
-    listed = owner.get(f"/v1/images/{image_id}/shares").json()["items"]
+    listed = owner.http.get(f"/v1/images/{image_id}/shares").json()["items"]
     assert created in listed
 
     page = anonymous.get(f"/s/{token}")
@@ -149,26 +142,26 @@ def test_a_share_link_shows_the_image_to_anyone_until_revoked(
     assert preview.status_code == 200
     assert preview.content == stored_bytes(stack, f"thumbnails/{image_id}/1024.webp")
 
-    assert owner.delete(f"/v1/shares/{created['id']}").status_code == 204
+    assert owner.http.delete(f"/v1/shares/{created['id']}").status_code == 204
     assert_not_found(anonymous.get(f"/s/{token}"))
     assert_not_found(anonymous.get(f"/s/{token}/512"))
-    assert created not in owner.get(f"/v1/images/{image_id}/shares").json()["items"]
-    assert_not_found(owner.delete(f"/v1/shares/{created['id']}"))
+    assert created not in owner.http.get(f"/v1/images/{image_id}/shares").json()["items"]
+    assert_not_found(owner.http.delete(f"/v1/shares/{created['id']}"))
 
 
 def test_only_the_owner_sees_and_revokes_links(
-    stack: DevStack, owner: httpx.Client, anonymous: httpx.Client, image: dict[str, Any]
+    stack: DevStack, owner: User, anonymous: httpx.Client, image: dict[str, Any]
 ) -> None:
     created = share(owner, image["id"])
-    with api_user(stack) as other:
-        assert_not_found(other.get(f"/v1/images/{image['id']}/shares"))
-        assert_not_found(other.post(f"/v1/images/{image['id']}/shares", json={}))
-        assert_not_found(other.delete(f"/v1/shares/{created['id']}"))
+    with user_of(stack, "other") as other:
+        assert_not_found(other.http.get(f"/v1/images/{image['id']}/shares"))
+        assert_not_found(other.http.post(f"/v1/images/{image['id']}/shares", json={}))
+        assert_not_found(other.http.delete(f"/v1/shares/{created['id']}"))
     assert anonymous.get(f"/s/{token_of(stack, created)}").status_code == 200  # untouched
 
 
 def test_an_expired_link_is_404(
-    stack: DevStack, owner: httpx.Client, anonymous: httpx.Client, image: dict[str, Any]
+    stack: DevStack, owner: User, anonymous: httpx.Client, image: dict[str, Any]
 ) -> None:
     created = share(owner, image["id"], expires_in=1)
     token = token_of(stack, created)
@@ -178,15 +171,15 @@ def test_an_expired_link_is_404(
 
 
 def test_deleting_the_image_ends_its_links_and_its_cdn_urls(
-    stack: DevStack, owner: httpx.Client, anonymous: httpx.Client, photo: bytes
+    stack: DevStack, owner: User, anonymous: httpx.Client, photo: bytes
 ) -> None:
-    image = ready_image(owner, photo, filename="to-delete.jpg")
+    image = assert_upload_lands(owner, owner.upload(photo, filename="to-delete.jpg"))
     token = token_of(stack, share(owner, image["id"]))
     urls = [variant["url"] for variant in image["variants"].values()]
     assert [httpx.get(url).status_code for url in urls] == [200] * len(urls)
     assert anonymous.get(f"/s/{token}").status_code == 200
 
-    assert owner.delete(f"/v1/images/{image['id']}").status_code == 204
+    assert owner.http.delete(f"/v1/images/{image['id']}").status_code == 204
 
     assert_not_found(anonymous.get(f"/s/{token}"))
     assert_not_found(anonymous.get(f"/s/{token}/512"))
@@ -195,12 +188,12 @@ def test_deleting_the_image_ends_its_links_and_its_cdn_urls(
 
 
 def test_bad_tokens_ids_and_variants_are_the_same_404(
-    stack: DevStack, owner: httpx.Client, anonymous: httpx.Client, image: dict[str, Any]
+    stack: DevStack, owner: User, anonymous: httpx.Client, image: dict[str, Any]
 ) -> None:
     live = share(owner, image["id"])
     token = token_of(stack, live)
     revoked = share(owner, image["id"])
-    assert owner.delete(f"/v1/shares/{revoked['id']}").status_code == 204
+    assert owner.http.delete(f"/v1/shares/{revoked['id']}").status_code == 204
     share_id, tag = token.rsplit(".", 1)
     forged_tag = ("A" if tag[0] != "A" else "B") + tag[1:]
     other_image = secrets.token_urlsafe(16)
@@ -225,8 +218,8 @@ def test_bad_tokens_ids_and_variants_are_the_same_404(
     for variant in ("2048", "0", "originals", "512.webp", "ORIGINAL", "%2e%2e"):
         assert_not_found(anonymous.get(f"/s/{token}/{variant}"))
     for bad_id in ("x", secrets.token_urlsafe(16), f"{image['id']}.{secrets.token_urlsafe(16)}", "%00"):
-        assert_not_found(owner.delete(f"/v1/shares/{bad_id}"))
+        assert_not_found(owner.http.delete(f"/v1/shares/{bad_id}"))
     for bad_id in ("x", secrets.token_urlsafe(16), "-" + image["id"][1:]):
-        assert_not_found(owner.post(f"/v1/images/{bad_id}/shares", json={}))
-        assert_not_found(owner.get(f"/v1/images/{bad_id}/shares"))
+        assert_not_found(owner.http.post(f"/v1/images/{bad_id}/shares", json={}))
+        assert_not_found(owner.http.get(f"/v1/images/{bad_id}/shares"))
     assert anonymous.get(f"/s/{token}").status_code == 200  # the live link, after all that

@@ -10,7 +10,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -21,21 +21,11 @@ import pytest
 from infra.local import DevStack
 from infra.local.gateway import listening_socket
 from infra.local.processes import FileSink
+from tests.local.support import eventually
 
 pytestmark = pytest.mark.local
 
 POISON_KEY = "incoming/poison.jpg"
-
-
-def eventually[T](probe: Callable[[], T | None], timeout: float = 20, what: str = "condition") -> T:
-    """`probe()`'s first truthy value, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _segments(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -346,7 +336,7 @@ def test_a_failing_or_dying_function_is_a_500_and_comes_back(probe: Probe) -> No
 def test_an_upload_reaches_validate_as_an_s3_batch_with_the_key_decoded(probe: Probe) -> None:
     key = "incoming/a b+c.jpg"
     probe.stack.client("s3").put_object(Bucket=probe.stack.names["UploadsBucket"], Key=key, Body=b"bytes")
-    record = eventually(lambda: probe.records_for(key), what="the batch with the upload")[0]
+    record = eventually(lambda: probe.records_for(key), "the batch with the upload")[0]
     assert record["eventSource"] == "aws:sqs"
     assert record["eventSourceARN"].endswith(":" + probe.stack.names["ValidateQueue"])
     assert record["awsRegion"] == "us-east-1"
@@ -373,7 +363,7 @@ def test_a_reported_failure_is_redelivered_then_dead_lettered(probe: Probe) -> N
         response = sqs.receive_message(QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         return [m for m in response.get("Messages", []) if POISON_KEY in unquote_plus(m["Body"])]
 
-    eventually(dead_lettered, what="the poison message in the DLQ")
+    eventually(dead_lettered, "the poison message in the DLQ")
     deliveries = probe.records_for(POISON_KEY)
     assert [record["attributes"]["ApproximateReceiveCount"] for record in deliveries] == ["1", "2", "3"]
     assert len(probe.records_for("incoming/fine.jpg")) == 1  # its batch-mate was deleted, not retried

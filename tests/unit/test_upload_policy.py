@@ -2,14 +2,13 @@
 
 The emulator enforces none of a POST policy (DESIGN, known gaps), so what S3 would enforce is
 asserted here on the policy itself. Presigning is offline: these tests need no AWS and no
-network (sockets are refused, to be sure).
+network (the unit tier's guard refuses sockets, to be sure).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -35,14 +34,8 @@ def offline_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
-
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("the unit tier must not touch the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
     # boto3's default session keeps the credentials it first found: make it read ours.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    monkeypatch.setattr(socket, "create_connection", refuse)
     aws.reset()
     yield
     aws.reset()

@@ -11,15 +11,20 @@ ORIGINALS_PREFIX = "originals/"
 THUMBNAILS_PREFIX = "thumbnails/"
 
 # 128 random bits, URL-safe: unguessable, and safe in a path and an S3 key.
-_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 def new_image_id() -> str:
-    return secrets.token_urlsafe(16)
+    """A fresh id. One that starts with "-" would read as an option on a command line
+    (`shoebox rm -x…`, `rm -x…`), so such a draw is thrown away: ~0.02 bits of entropy less."""
+    while (image_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return image_id
 
 
 def is_image_id(value: str) -> bool:
-    return bool(_ID.match(value))
+    # fullmatch: `$` would also let an id with a trailing newline through.
+    return _ID.fullmatch(value) is not None
 
 
 def incoming_key(image_id: str) -> str:

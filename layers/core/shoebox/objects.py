@@ -37,6 +37,18 @@ class StorageError(RuntimeError):
     """S3 refused part of an operation (e.g. some keys of a batch delete)."""
 
 
+def _translated(
+    exc: ClientError, bucket: str, key: str, etag: str | None
+) -> ObjectGone | ObjectReplaced | None:
+    """S3's error as ObjectGone or ObjectReplaced when it is one of those."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code in _GONE:
+        return ObjectGone(f"{bucket}/{key} does not exist")
+    if code in _REPLACED:
+        return ObjectReplaced(f"{bucket}/{key} is no longer version {etag}")
+    return None
+
+
 @dataclass(frozen=True)
 class StoredObject:
     data: bytes
@@ -64,12 +76,10 @@ class ObjectStore:
             else:
                 response = self.s3.get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code in _GONE:
-                raise ObjectGone(f"{bucket}/{key} does not exist") from exc
-            if code in _REPLACED:
-                raise ObjectReplaced(f"{bucket}/{key} is no longer version {etag}") from exc
-            raise
+            translated = _translated(exc, bucket, key, etag)
+            if translated is None:
+                raise
+            raise translated from exc
         with response["Body"] as body:
             size = response["ContentLength"]
             if check_size is not None:
@@ -94,6 +104,22 @@ class ObjectStore:
             CacheControl=CACHE_CONTROL,
             Metadata=dict(metadata or {}),  # none: no x-amz-meta-* header at all
         )
+
+    def delete_if_unchanged(self, bucket: str, key: str, etag: str) -> bool:
+        """Delete the object only while it is still version `etag`; False when it is gone or a
+        newer object replaced it (that one is left to its own event). Not atomic: an object
+        written between the check and the delete goes too, so call this only when no other
+        object under the key can still be needed."""
+        # Quoted, as HTTP defines If-Match: S3 takes both forms, moto's HEAD only this one.
+        quoted = '"' + etag.strip('"') + '"'
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key, IfMatch=quoted)
+        except ClientError as exc:
+            if _translated(exc, bucket, key, etag) is None:
+                raise
+            return False
+        self.delete(bucket, [key])
+        return True
 
     def delete(self, bucket: str, keys: Iterable[str]) -> None:
         """Delete every key (a missing key is not an error: S3 deletes are idempotent). Needs only

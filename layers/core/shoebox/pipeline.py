@@ -1,17 +1,17 @@
 """What the two S3 → SQS → Lambda steps share: S3 records out of an SQS batch, partial batch
-failures, and the rule that a message failing on its last receive marks its image FAILED.
+failures, and the rule that a message failing on its last receive marks its image FAILED and
+removes what the step wrote (a FAILED image keeps no objects, SPEC §1).
 
-A step is a callable taking one `ObjectCreated`. Returning is success (including "nothing to
-do"); raising fails only that SQS message, which SQS redelivers until MaxReceiveCount sends it to
-the dead-letter queue (DESIGN decision 1).
+A step is called with one `ObjectCreated`. Returning is success (including "nothing to do");
+raising fails only that SQS message, which SQS redelivers until MaxReceiveCount sends it to the
+dead-letter queue (DESIGN decision 1).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -44,7 +44,19 @@ class ObjectCreated:
     image_id: str | None  # None for a key that belongs to no image (a stray object)
 
 
-Step = Callable[[ObjectCreated], None]
+class Step(Protocol):
+    def __call__(self, created: ObjectCreated) -> None:
+        """Process one object; return when done or when there is nothing to do."""
+
+    def claim_of(self, created: ObjectCreated) -> str | None:
+        """The source ETag the image must be claimed by (if claimed at all) for a failure on
+        `created` to fail the image; None when every failure of this step concerns the image.
+        Validation answers its object's own ETag: an object that lost the slot and keeps
+        failing must not fail the claimant's image."""
+
+    def remove_objects(self, image_id: str) -> None:
+        """Delete every object of the image that this step writes or deletes (its own IAM
+        grants: each function may delete only under the prefixes it works on)."""
 
 
 def object_created_records(body: str, prefix: str) -> list[ObjectCreated]:
@@ -102,23 +114,37 @@ def handle_message(record: SQSRecord, step: Step, *, prefix: str, max_receive_co
                     extra={"receive_count": count, "max_receive_count": max_receive_count},
                 )
                 if last and created.image_id is not None:
-                    give_up(created.image_id)
+                    give_up(created.image_id, step, step.claim_of(created))
                 raise
 
 
-def give_up(image_id: str) -> None:
-    """Mark the image FAILED, unless it already reached a final state or was deleted. Never
-    raises: the caller is already reporting a failure."""
+def give_up(image_id: str, step: Step, source_etag: str | None = None) -> None:
+    """Mark the image FAILED (if it is PENDING, or PROCESSING by the claim of `source_etag`
+    when given), then remove what `step` wrote for it, unless the image is READY or claimed by
+    another object. Never raises: the caller is already reporting a failure.
+
+    The objects go after the mark, so a concurrent writer either sees the image no longer
+    PROCESSING when it checks the record after its write (and takes the write back), or wrote
+    before this removal. What the other step wrote, it takes back itself when it next sees the
+    image not PROCESSING (its own retries, or its own give-up).
+    """
     try:
-        records.mark_failed(image_id, FAILED_CODE, FAILED_MESSAGE)
-    except TransitionRefused:
-        logger.info("not marked FAILED: the image is already final or deleted")
-        return
+        try:
+            records.mark_failed(image_id, FAILED_CODE, FAILED_MESSAGE, source_etag)
+        except TransitionRefused:
+            current = records.find(image_id)
+            if not records.keeps_no_objects(current):
+                logger.info("not marked FAILED", extra={"status": records.status_of(current)})
+                return
+            # FAILED, REJECTED or deleted already: removing its objects again is harmless (an
+            # earlier give-up may have been cut short).
+            logger.info("not marked FAILED: the image is already final or deleted")
+        else:
+            logger.warning("image marked FAILED")
+            metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
+        step.remove_objects(image_id)
     except Exception:
-        logger.exception("could not mark the image FAILED")
-        return
-    logger.warning("image marked FAILED")
-    metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("giving up did not finish: the image may keep objects until a redrive")
 
 
 def process_batch(

@@ -3,7 +3,17 @@ the reads and state transitions every function makes on them.
 
 Every transition is a conditional write on `status`, so duplicate, late and concurrent events
 cannot move an image backwards or bring a deleted image back (DESIGN decision 4). A refused
-write raises TransitionRefused; callers treat it as "nothing to do".
+write raises TransitionRefused; callers treat it as "nothing to do", or as "take back what I
+wrote" when the image went where it keeps no objects (REJECTED, FAILED, deleted).
+
+    PENDING --claim_accepted--> PROCESSING --mark_ready--> READY
+       |                            |  --reject_processing--> REJECTED
+       +--claim_rejected--> REJECTED    (confirm_original: the claimant stored the original)
+    PENDING | PROCESSING --mark_failed--> FAILED;   any visible state --begin_delete--> DELETING
+
+The two claims are validation's, made before it writes anything: the first object (by its
+ETag) to claim a slot owns it, and only that object's retry may claim it again (DESIGN
+decision 8).
 """
 
 from __future__ import annotations
@@ -17,7 +27,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
@@ -41,6 +57,9 @@ class Status(StrEnum):
 
 
 VISIBLE = (Status.PENDING, Status.PROCESSING, Status.READY, Status.REJECTED, Status.FAILED)
+# Where an image keeps no objects (SPEC §1 and §4): a step that finds its image here, or gone,
+# takes back whatever it wrote.
+WITHOUT_OBJECTS = (Status.REJECTED, Status.FAILED, Status.DELETING)
 
 
 class _TableName:
@@ -82,7 +101,10 @@ class ImageRecord(Model):
     width = NumberAttribute(null=True)
     height = NumberAttribute(null=True)
     sha256 = UnicodeAttribute(null=True)
+    # The ETag of the uploaded object that claimed the slot (DESIGN decision 8).
     source_etag = UnicodeAttribute(null=True)
+    # Set once the claimant stored the clean original: its retry then has nothing left to do.
+    original_stored = BooleanAttribute(null=True)
     # Filled in by a rejection or a failure.
     error_code = UnicodeAttribute(null=True)
     error_message = UnicodeAttribute(null=True)
@@ -189,6 +211,16 @@ def find(image_id: str) -> ImageRecord | None:
         return None
 
 
+def keeps_no_objects(record: ImageRecord | None) -> bool:
+    """The image is gone, being deleted, REJECTED or FAILED: none of its objects may stay."""
+    return record is None or record.status in WITHOUT_OBJECTS
+
+
+def status_of(record: ImageRecord | None) -> str | None:
+    """The record's status, None for no record (for logs)."""
+    return record.status if record else None
+
+
 def get_owned(image_id: str, owner: str) -> ImageRecord:
     """The caller's image. Someone else's image is NotFound too: no existence leak."""
     record = find(image_id)
@@ -263,14 +295,13 @@ def create_pending(
     return record
 
 
-def _transition(
-    image_id: str, allowed_from: Iterable[Status], actions: list[Action], extra: Condition | None = None
-) -> ImageRecord:
-    """Apply `actions` only if the image exists and is in one of `allowed_from`."""
+def _status_in(*allowed: Status) -> Condition:
+    return ImageRecord.status.is_in(*(status.value for status in allowed))
+
+
+def _transition(image_id: str, condition: Condition, actions: list[Action]) -> ImageRecord:
+    """Apply `actions` only if the image exists and meets `condition` (its status, at least)."""
     record = ImageRecord(image_id)
-    condition = ImageRecord.status.is_in(*(status.value for status in allowed_from))
-    if extra is not None:
-        condition &= extra
     try:
         record.update(actions=[*actions, ImageRecord.updated_at.set(now_iso())], condition=condition)
     except UpdateError as exc:
@@ -282,7 +313,7 @@ def _transition(
 
 @dataclass(frozen=True)
 class Accepted:
-    """What validation learnt about the clean original it stored."""
+    """What validation learnt about an accepted upload and the clean original it will store."""
 
     stored_size: int
     content_type: str
@@ -293,10 +324,42 @@ class Accepted:
     source_etag: str
 
 
-def mark_processing(image_id: str, accepted: Accepted) -> ImageRecord:
+def may_claim(record: ImageRecord, source_etag: str) -> bool:
+    """What the claims' condition checks, on a record read: the slot is unclaimed, or this very
+    object (its ETag) claimed it and has not stored its original yet: the claimant's retry, or
+    a duplicate of its event, continues where the first attempt stopped."""
+    unfinished = record.status == Status.PROCESSING and not record.original_stored
+    return record.status == Status.PENDING or (unfinished and record.source_etag == source_etag)
+
+
+def _claimable(source_etag: str) -> Condition:
+    """may_claim, as the condition of a write."""
+    unfinished = _status_in(Status.PROCESSING) & ImageRecord.original_stored.does_not_exist()
+    either: Condition = _status_in(Status.PENDING) | (unfinished & (ImageRecord.source_etag == source_etag))
+    return either
+
+
+def _processing(source_etag: str | None) -> Condition:
+    """PROCESSING, and (given the ETag the step read in the record) still that object's claim."""
+    condition = _status_in(Status.PROCESSING)
+    return condition if source_etag is None else condition & (ImageRecord.source_etag == source_etag)
+
+
+def _rejected(code: str, message: str) -> list[Action]:
+    return [
+        ImageRecord.status.set(Status.REJECTED.value),
+        ImageRecord.error_code.set(code),
+        ImageRecord.error_message.set(message),
+        ImageRecord.expires_at.remove(),
+    ]
+
+
+def claim_accepted(image_id: str, accepted: Accepted) -> ImageRecord:
+    """Validation's claim of the slot for an acceptable object, before anything is written:
+    PENDING -> PROCESSING, recording the object's ETag and what validation learnt."""
     return _transition(
         image_id,
-        [Status.PENDING],
+        _claimable(accepted.source_etag),
         [
             ImageRecord.status.set(Status.PROCESSING.value),
             ImageRecord.stored_size.set(accepted.stored_size),
@@ -311,28 +374,43 @@ def mark_processing(image_id: str, accepted: Accepted) -> ImageRecord:
     )
 
 
-def mark_rejected(image_id: str, code: str, message: str) -> ImageRecord:
+def claim_rejected(image_id: str, source_etag: str, code: str, message: str) -> ImageRecord:
+    """Validation's claim of the slot for an object that broke a rule: PENDING -> REJECTED. A
+    rejected object holds the slot too: any other object sent to it is deleted unprocessed."""
     return _transition(
         image_id,
-        [Status.PENDING],
-        [
-            ImageRecord.status.set(Status.REJECTED.value),
-            ImageRecord.error_code.set(code),
-            ImageRecord.error_message.set(message),
-            ImageRecord.expires_at.remove(),
-        ],
+        _claimable(source_etag),
+        [*_rejected(code, message), ImageRecord.source_etag.set(source_etag)],
     )
+
+
+def confirm_original(image_id: str, source_etag: str) -> ImageRecord:
+    """The claimant stored the clean original. Refused once the image left PROCESSING (deleted,
+    REJECTED, FAILED: the original must go again; or READY: the thumbnails overtook this) and
+    when a duplicate of the claimant confirmed first."""
+    return _transition(
+        image_id,
+        _processing(source_etag) & ImageRecord.original_stored.does_not_exist(),
+        [ImageRecord.original_stored.set(True)],
+    )
+
+
+def reject_processing(image_id: str, source_etag: str | None, code: str, message: str) -> ImageRecord:
+    """PROCESSING -> REJECTED: the thumbnail step's full decode of the stored original failed."""
+    return _transition(image_id, _processing(source_etag), _rejected(code, message))
 
 
 def mark_ready(
     image_id: str,
     variants: Iterable[Variant],
+    source_etag: str | None = None,
     *,
     placeholder: str | None = None,
     taken_at: str | None = None,
 ) -> ImageRecord:
-    """READY with its variants, and what the full decode learnt: the ThumbHash `placeholder`
-    (standard base64) and `taken_at` (EXIF DateTimeOriginal, ISO 8601), each when known."""
+    """PROCESSING -> READY, with every variant stored, and what the full decode learnt: the
+    ThumbHash `placeholder` (standard base64) and `taken_at` (EXIF DateTimeOriginal, ISO 8601),
+    each when known."""
     actions: list[Action] = [
         ImageRecord.status.set(Status.READY.value),
         ImageRecord.variants.set({variant.name: _stored(variant) for variant in variants}),
@@ -341,13 +419,15 @@ def mark_ready(
         actions.append(ImageRecord.placeholder.set(placeholder))
     if taken_at is not None:
         actions.append(ImageRecord.taken_at.set(taken_at))
-    return _transition(image_id, [Status.PROCESSING], actions)
+    return _transition(image_id, _processing(source_etag), actions)
 
 
-def mark_failed(image_id: str, code: str, message: str) -> ImageRecord:
+def mark_failed(image_id: str, code: str, message: str, source_etag: str | None = None) -> ImageRecord:
+    """PENDING or PROCESSING -> FAILED: a step kept failing and gave up. With `source_etag`,
+    PROCESSING only when that object claimed the image."""
     return _transition(
         image_id,
-        [Status.PENDING, Status.PROCESSING],
+        _status_in(Status.PENDING) | _processing(source_etag),
         [
             ImageRecord.status.set(Status.FAILED.value),
             ImageRecord.error_code.set(code),
@@ -365,9 +445,8 @@ def begin_delete(image_id: str, owner: str) -> None:
     try:
         _transition(
             image_id,
-            [*VISIBLE, Status.DELETING],
+            _status_in(*VISIBLE, Status.DELETING) & (ImageRecord.owner == owner),
             [ImageRecord.status.set(Status.DELETING.value)],
-            extra=ImageRecord.owner == owner,
         )
     except TransitionRefused as exc:
         raise NotFound("image not found", {"id": image_id}) from exc
