@@ -222,5 +222,5 @@ def test_the_api_takes_its_cors_from_globals() -> None:
     assert cors.allow_origins == ("http://a.test", "http://b.test")
     assert cors.allow_methods == ("GET", "POST", "DELETE", "OPTIONS")
     assert cors.allow_headers == ("authorization", "content-type")
-    assert cors.expose_headers == ("x-request-id", "location")
+    assert cors.expose_headers == ("x-request-id", "location", "retry-after")
     assert cors.max_age == 600

@@ -221,6 +221,14 @@ def admit(record: UsageRecord, slot: Slot, limits: Limits, now: float) -> Admiss
     return Admission(actions=actions, condition=condition)
 
 
+def precheck(owner: str, size: int, limits: Limits, now: float) -> None:
+    """Raise what admitting a slot of `size` would raise, from a read alone: a refusal before
+    any S3 call is made for the slot (a multipart upload). The write still decides."""
+    record = read(owner)
+    if record is not None:
+        admit(record, Slot("", 0, size), limits, now)
+
+
 def retry_after(expiries: list[int], now: float) -> int:
     """Whole seconds: until the oldest open slot expires, but never more than
     RETRY_AFTER_SECONDS (uploads in flight free their slots sooner)."""
