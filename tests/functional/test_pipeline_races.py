@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from shoebox import keys, records, variants
 from shoebox.records import Status
 from tests.functional.pipeline_support import (
     Flow,
+    assert_usage_exact,
     delete_concurrently,
     etag_in,
     metric_values,
@@ -59,6 +61,13 @@ def validation_cut_short(
     with cut, pytest.raises(BatchProcessingError):
         flow.validate(event)
     return image_id, event
+
+
+@pytest.fixture(autouse=True)
+def usage_stays_exact(flow: Flow) -> Iterator[None]:
+    """Whatever the race, the owner's usage counts exactly what is left (shoebox.usage)."""
+    yield
+    assert_usage_exact()
 
 
 def assert_one_file(flow: Flow, image_id: str, uploaded: bytes, upright: tuple[int, int]) -> None:

@@ -506,9 +506,12 @@ def _write_with(record: ImageRecord, step: _Step, change: usage.Change | None, a
         raise
 
 
-def _usage_changes(record: ImageRecord, after: Holding) -> Sequence[usage.Change | None]:
-    """What moving `record` to a state holding `after` does to its owner's usage."""
-    stored = int(record.stored_size or 0)
+def _usage_changes(
+    record: ImageRecord, after: Holding, stored_size: int | None = None
+) -> Sequence[usage.Change | None]:
+    """What moving `record` to a state holding `after` does to its owner's usage; `stored_size`
+    is the clean original's size an accepting claim brings (else the record's own counts)."""
+    stored = int(record.stored_size or 0) if stored_size is None else stored_size
     return usage.changes(record.id, int(record.size), record.holding, after, stored)
 
 
@@ -561,7 +564,9 @@ def _rejected(code: str, message: str) -> list[Action]:
     ]
 
 
-def _claim(image_id: str, source_etag: str, actions: Sequence[Action], after: Holding) -> None:
+def _claim(
+    image_id: str, source_etag: str, actions: Sequence[Action], after: Holding, stored_size: int = 0
+) -> None:
     """A claim of the slot by the object `source_etag`: from PENDING, with its usage change;
     as the claimant's own retry, from PROCESSING (counted already when it first claimed)."""
 
@@ -569,7 +574,8 @@ def _claim(image_id: str, source_etag: str, actions: Sequence[Action], after: Ho
         if record is None or not may_claim(record, source_etag):
             return None
         if record.status == Status.PENDING:
-            return _Step(_status_in(Status.PENDING), actions, _usage_changes(record, after))
+            changes = _usage_changes(record, after, stored_size)
+            return _Step(_status_in(Status.PENDING), actions, changes)
         return _Step(_reclaimable(source_etag), actions, _usage_changes(record, after))
 
     _counted(image_id, plan)
@@ -590,7 +596,7 @@ def claim_accepted(image_id: str, accepted: Accepted) -> None:
         ImageRecord.source_etag.set(accepted.source_etag),
         ImageRecord.expires_at.remove(),
     ]
-    _claim(image_id, accepted.source_etag, actions, Holding.IMAGE)
+    _claim(image_id, accepted.source_etag, actions, Holding.IMAGE, accepted.stored_size)
 
 
 def claim_rejected(image_id: str, source_etag: str, code: str, message: str) -> None:
