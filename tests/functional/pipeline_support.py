@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 from make_thumbnails.handler import handler as thumbnail_handler
 from validate_upload.handler import handler as validate_handler
 
-from shoebox import aws, keys, records, usage
-from shoebox.records import ImageRecord, Status
+from shoebox import aws, keys, records
+from shoebox.records import ImageRecord
 from tests.events import LambdaContext, load_s3_event
 from tests.unit.samples import encode, exif, marked, stored_for
 
@@ -51,27 +51,6 @@ def metric_values(output: str, name: str) -> list[tuple[float, dict[str, str]]]:
                 values = blob[name] if isinstance(blob[name], list) else [blob[name]]
                 found.extend((value, dimensions) for value in values)
     return found
-
-
-def assert_usage_exact(owner: str = OWNER) -> None:
-    """The owner's usage counts exactly what its records hold: each PROCESSING or READY image
-    and its original's size; each PENDING one as an open slot of its declared size."""
-    mine = [record for record in ImageRecord.scan() if record.owner == owner]
-    counted = [record for record in mine if record.status in (Status.PROCESSING, Status.READY)]
-    pending = {record.id: int(record.size) for record in mine if record.status == Status.PENDING}
-    stored = sum(int(record.stored_size or 0) for record in counted)
-    found = usage.read(owner)
-    if found is None:
-        assert not counted
-        assert not pending
-        return
-    slots = {slot.image_id: slot.size for slot in usage.slots_of(found)}
-    assert (found.images or 0, found.stored_bytes or 0) == (len(counted), stored)
-    assert slots == pending
-    assert (found.held_images or 0, found.held_bytes or 0) == (
-        len(counted) + len(pending),
-        stored + sum(pending.values()),
-    )
 
 
 @dataclass

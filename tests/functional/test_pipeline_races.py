@@ -17,14 +17,15 @@ from PIL import ExifTags, Image
 from shoebox import keys, records, variants
 from shoebox.records import Status
 from tests.functional.pipeline_support import (
+    OWNER,
     Flow,
-    assert_usage_exact,
     delete_concurrently,
     etag_in,
     metric_values,
     photo,
     redelivered,
 )
+from tests.quota import assert_usage_exact
 
 # Two files told apart by every derived object: A is landscape, B portrait.
 A_SIZE, B_SIZE = (1600, 1200), (900, 1200)
@@ -67,7 +68,7 @@ def validation_cut_short(
 def usage_stays_exact(flow: Flow) -> Iterator[None]:
     """Whatever the race, the owner's usage counts exactly what is left (shoebox.usage)."""
     yield
-    assert_usage_exact()
+    assert_usage_exact(OWNER)
 
 
 def assert_one_file(flow: Flow, image_id: str, uploaded: bytes, upright: tuple[int, int]) -> None:

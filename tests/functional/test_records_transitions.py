@@ -12,7 +12,7 @@ import pytest
 from shoebox import records
 from shoebox.errors import TransitionRefused
 from shoebox.records import Status
-from tests.functional.pipeline_support import assert_usage_exact
+from tests.quota import assert_usage_exact
 
 A, B = "etag-a", "etag-b"
 
