@@ -46,12 +46,12 @@ def checked(claimed: Sequence[Claimed], held: Sequence[Part], declared_size: int
                 part.number,
             )
         chosen.append(held_part)
-    for part in chosen[:-1]:
-        if part.size < MIN_PART_SIZE:
+    for short in chosen[:-1]:
+        if short.size < MIN_PART_SIZE:
             raise _refuse(
-                "part_too_small", f"part {part.number} is under 5 MiB and not the last", part.number
+                "part_too_small", f"part {short.number} is under 5 MiB and not the last", short.number
             )
-    total = sum(part.size for part in chosen)
+    total = sum(each.size for each in chosen)
     if total > declared_size:
         raise PayloadTooLarge(
             f"the parts hold {total} bytes, more than the {declared_size} declared",
