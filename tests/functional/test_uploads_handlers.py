@@ -557,3 +557,29 @@ def test_batch_status_answers_the_callers_images_among_the_ids_in_one_request(ap
 def test_batch_status_wants_1_to_100_ids(api: Api, ids: str) -> None:
     reply = api.list(ids=ids)
     assert (reply.status, reply.error["details"]["field"]) == (400, "ids")
+
+
+def test_batch_status_of_only_unknown_ids_is_empty(api: Api) -> None:
+    reply = api.list(ids="unknown,../etc,x")
+    assert (reply.status, reply.json) == (200, {"items": [], "next_cursor": None})
+
+
+def test_a_usage_item_that_keeps_changing_is_a_429_to_retry_and_leaves_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admit = usage.admit
+
+    def always_outdated(*args: Any) -> usage.Admission:
+        found = admit(*args)
+        # As if another writer changed the item between each read and write.
+        return usage.Admission(found.actions, found.condition & usage.UsageRecord.slots["gone"].exists())
+
+    monkeypatch.setattr(usage, "admit", always_outdated)
+    reply = api.create({"filename": "a.jpg", "content_type": "image/jpeg", "size": 10})
+    assert (reply.status, reply.error["code"], reply.headers["retry-after"]) == (
+        429,
+        "TOO_MANY_REQUESTS",
+        "1",
+    )
+    assert api.list().json["items"] == []
+    assert api.usage()["pending"] == 0

@@ -362,9 +362,13 @@ def create_pending(
     for attempt in range(_ATTEMPTS):
         found = usage.read(owner)
         if found is None or not found.complete():
-            usage.initialise(owner)
-            found = usage.read(owner)
-            assert found is not None
+            try:
+                usage.initialise(owner)  # the owner's first slot (or an item a claim began)
+            except UpdateError as exc:
+                if exc.cause_response_code != "TransactionConflictException":
+                    raise
+                _back_off(attempt, [_CONFLICT])  # another write is at the item: read it again
+            continue
         admission = usage.admit(found, slot, limits, time.time())
         try:
             with TransactWrite(connection=_connection()) as transaction:
