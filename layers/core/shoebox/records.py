@@ -312,6 +312,9 @@ def get_many(owner: str, image_ids: Sequence[str], status: Status | None) -> lis
 # write (states only move forward, so a few suffice), or a back-off on a transaction conflict.
 _ATTEMPTS = 8
 _BACKOFF_SECONDS = 0.02
+# TransactWriteItems' cancellation reasons, per item.
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_CONFLICT = "TransactionConflict"
 
 
 @dataclass(frozen=True)
@@ -387,10 +390,6 @@ def create_pending(
             continue
         return record
     raise Contended("too many concurrent requests for this owner", {}, {"Retry-After": "1"})
-
-
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_CONFLICT = "TransactionConflict"
 
 
 def _connection() -> Connection:
