@@ -61,10 +61,10 @@ class MakeThumbnails:
         if data is None:
             return
         started = time.perf_counter()
-        thumbnails = imaging.make_thumbnails(data)
+        rendition = imaging.make_thumbnails(data)
         elapsed_ms = (time.perf_counter() - started) * 1000
         variants = {"original": _original_variant(image)}
-        for thumbnail in thumbnails:
+        for thumbnail in rendition.thumbnails:
             key = keys.thumbnail_key(image_id, thumbnail.size)
             self.s3.put_object(
                 Bucket=self.media_bucket,

@@ -49,6 +49,7 @@ class Validate:
                 max_bytes=settings.max_upload_bytes,
                 max_pixels=settings.max_pixels,
                 max_frames=settings.max_frames,
+                max_total_pixels=settings.max_total_pixels,
             ),
         )
 

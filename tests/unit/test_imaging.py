@@ -13,7 +13,7 @@ from tests.unit import samples
 
 
 def thumbnails(data: bytes) -> dict[int, Image.Image]:
-    made = imaging.make_thumbnails(data)
+    made = imaging.make_thumbnails(data).thumbnails
     images: dict[int, Image.Image] = {}
     for thumbnail in made:
         assert thumbnail.content_type == "image/webp"
@@ -69,7 +69,7 @@ def test_thumbnails_carry_no_metadata() -> None:
         xmp=samples.XMP_WITH_LOCATION,
         icc_profile=samples.srgb_profile(),
     )
-    for thumbnail in imaging.make_thumbnails(original):
+    for thumbnail in imaging.make_thumbnails(original).thumbnails:
         image = Image.open(io.BytesIO(thumbnail.data))
         assert not image.getexif()
         assert "xmp" not in image.info
