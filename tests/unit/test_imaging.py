@@ -9,6 +9,8 @@ import pytest
 from make_thumbnails import imaging
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
+from bench import hostile
+from shoebox.rejections import RejectionCode
 from tests.unit import samples
 
 
@@ -228,3 +230,134 @@ def test_thumbnails_stay_close_to_lanczos_from_the_full_image(
     for size, image in made.items():
         reference = full.resize(image.size, Image.Resampling.LANCZOS)
         assert psnr(image, reference) >= floors[size], size
+
+
+# --- the one full decode: what does not decode cleanly is refused -----------------------------
+
+
+def undecodable(data: bytes) -> imaging.Undecodable:
+    with pytest.raises(imaging.Undecodable) as raised:
+        imaging.make_thumbnails(data)
+    assert raised.value.code == RejectionCode.CORRUPT_IMAGE
+    assert raised.value.message
+    return raised.value
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("at", [0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.995])
+def test_a_jpeg_cut_short_with_an_end_marker_appended_is_corrupt(progressive: bool, at: float) -> None:
+    # libjpeg fills the rest with grey and only warns; Pillow would show that grey.
+    data = hostile.truncated_jpeg(progressive=progressive, at=at)
+    with Image.open(io.BytesIO(data)) as naive:
+        naive.load()  # what Pillow alone makes of it: no error
+    undecodable(data)
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_a_whole_photo_like_jpeg_is_not_taken_for_a_cut_one(progressive: bool) -> None:
+    data = samples.encode(hostile.photo((800, 600)), "JPEG", quality=90, progressive=progressive)
+    assert [t.size for t in imaging.make_thumbnails(data).thumbnails] == [512, 256]
+
+
+def test_a_jpeg_with_damaged_image_data_is_corrupt() -> None:
+    data = bytearray(samples.encode(hostile.photo((400, 300)), "JPEG", quality=90))
+    scan = data.index(b"\xff\xda")
+    for offset in range(200, 2200, 400):  # a few flipped bytes in the entropy-coded data
+        data[scan + offset] ^= 0x5A if data[scan + offset] not in (0xFF, 0xA5) else 0x01
+    undecodable(bytes(data))
+
+
+def _frames_with_one_cut_short(fmt: str, frames: int, damaged: int) -> bytes:
+    """An animation of `frames` different frames whose frame `damaged` has only half of its
+    compressed data, the container around it still well-formed."""
+    pictures = [
+        hostile.photo((48, 32), seed=i).point(lambda v, i=i: (v + 13 * i) % 256) for i in range(frames)
+    ]
+    data = samples.encode(pictures[0], fmt, save_all=True, append_images=pictures[1:], duration=40)
+    return {"GIF": _gif_with_frame_cut_short, "PNG": _apng_with_frame_cut_short}[fmt](data, damaged)
+
+
+def _gif_with_frame_cut_short(data: bytes, damaged: int) -> bytes:
+    """Frame `damaged` (from 0) keeps half of its LZW sub-blocks, properly terminated."""
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    frame = -1
+    while data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            pos += 2
+        else:
+            frame += 1
+            pos += 10 + ((3 << ((data[pos + 9] & 7) + 1)) if data[pos + 9] & 0x80 else 0) + 1
+        start, blocks = pos, []
+        while data[pos]:
+            blocks.append(data[pos : pos + 1 + data[pos]])
+            pos += 1 + data[pos]
+        pos += 1
+        if frame == damaged:
+            return data[:start] + b"".join(blocks[: len(blocks) // 2]) + data[pos - 1 :]
+    raise AssertionError("no such frame")
+
+
+def _apng_with_frame_cut_short(data: bytes, damaged: int) -> bytes:
+    """Frame `damaged` (from 1: the first is IDAT) keeps half of its fdAT data, re-checksummed."""
+    pos, frame = 8, 0
+    while True:
+        length, kind = int.from_bytes(data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        if kind == b"fdAT":
+            frame += 1
+            if frame == damaged:
+                body = data[pos + 8 : pos + 8 + length]
+                return (
+                    data[:pos]
+                    + samples.png_chunk(b"fdAT", body[: 4 + length // 2])
+                    + data[pos + 12 + length :]
+                )
+        pos += 12 + length
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG"])
+def test_damage_in_frame_37_of_40_is_found(fmt: str) -> None:
+    data = _frames_with_one_cut_short(fmt, 40, damaged=37)
+    with Image.open(io.BytesIO(data)) as first:
+        first.load()  # the first frame alone is fine
+    undecodable(data)
+
+
+def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
+    pictures = [hostile.photo((48, 32), seed=i) for i in range(8)]
+    data = samples.encode(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], lossless=True)
+    # The last frame (ANMF: a 16-byte header, then its VP8L chunk) keeps half its bitstream.
+    frame = data.rindex(b"ANMF")
+    image = frame + 8 + 16
+    kept = int.from_bytes(data[image + 4 : image + 8], "little") // 2
+    chunk = data[image : image + 4] + kept.to_bytes(4, "little") + data[image + 8 : image + 8 + kept]
+    chunk += b"\x00" * (kept & 1)
+    anmf = b"ANMF" + (16 + len(chunk)).to_bytes(4, "little") + data[frame + 8 : frame + 24] + chunk
+    body = data[12:frame] + anmf
+    damaged = b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WEBP" + body
+    with Image.open(io.BytesIO(damaged)) as first:
+        first.load()  # the first frame alone is fine
+    undecodable(damaged)
+
+
+# --- the rendition ------------------------------------------------------------------------------
+
+
+def test_the_rendition_holds_the_smallest_variant_upright_for_a_placeholder() -> None:
+    rendition = imaging.make_thumbnails(samples.oriented_jpeg(6, size=(600, 400)))
+    smallest = rendition.thumbnails[-1]
+    assert rendition.preview.size == (smallest.width, smallest.height) == (256, 171)
+    assert rendition.preview.mode == "RGB"
+    assert is_red(samples.pixel(rendition.preview, (5, 5)))  # upright: the red block top left
+    assert rendition.frames == 1
+
+
+def test_the_rendition_counts_every_frame_decoded() -> None:
+    data = samples.animated("GIF", [(255, 0, 0), (0, 255, 0), (0, 0, 255)], size=(300, 200))
+    rendition = imaging.make_thumbnails(data)
+    assert rendition.frames == 3
+    assert is_red(samples.pixel(rendition.preview, (10, 10)))  # still the first frame
+
+
+def test_a_greyscale_jpeg_is_decoded_as_grey() -> None:
+    image = thumbnails(samples.encode(Image.new("L", (300, 200), 90), "JPEG", quality=95))[256]
+    assert samples.pixel(image.convert("RGB"), (10, 10)) == pytest.approx((90, 90, 90), abs=3)
