@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pi_heif
 import simplejpeg
-from PIL import ExifTags, ImageCms, ImageFile
+from PIL import ExifTags, GifImagePlugin, ImageCms, ImageFile
 from PIL import Image as PILImage
 
 from shoebox.rejections import Rejection, RejectionCode
@@ -31,6 +31,12 @@ from shoebox.rejections import Rejection, RejectionCode
 pi_heif.register_heif_opener()
 
 SIZES = (256, 512, 1024)
+
+# Frames after the first are decoded only to prove that they decode: their pixels are not used.
+# Pillow by default turns every GIF frame after the first into an RGB composite of the canvas;
+# leaving it in P where the palette allows is ~3x faster (100 frames of 1 MP: 0.22 s of CPU,
+# not 0.71 s; a 24-frame 14x25 GIF: 0.24 ms, not 0.39). The first frame loads the same either way.
+GifImagePlugin.LOADING_STRATEGY = GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
 
 # Speed at the same quality, paid for in bytes. Measured on the photo corpus (all three sizes):
 # method 0 encodes 3.8x faster than Pillow's default 4 for files 22% larger; method 1 3.0x
@@ -162,12 +168,19 @@ def _jpeg(source: ImageFile.ImageFile, data: bytes, box: tuple[int, int]) -> PIL
 
 def _decode_the_other_frames(source: ImageFile.ImageFile) -> int:
     """Decode every frame after the first (their pixels are not used): the only way to know
-    that frame 37 is not corrupt. Returns the number of frames."""
-    frames = getattr(source, "n_frames", 1)
-    for index in range(1, frames):
-        source.seek(index)
+    that frame 37 is not corrupt. Returns the number of frames.
+
+    Seeking on until there is no next frame, rather than asking n_frames first: for a GIF that
+    would walk every frame's headers twice. Validation has already checked the GIF's blocks, so
+    no next frame means the trailer; a frame that fails to decode raises from load()."""
+    frames = 1
+    while True:
+        try:
+            source.seek(frames)
+        except EOFError:
+            return frames
         source.load()
-    return frames
+        frames += 1
 
 
 def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
