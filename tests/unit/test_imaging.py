@@ -2,15 +2,17 @@
 
 import io
 import math
+import random
 import statistics
 from collections.abc import Callable
 
 import pytest
 from make_thumbnails import imaging
 from PIL import Image, ImageChops, ImageOps, ImageStat
+from validate_upload import rules
 
 from bench import hostile
-from shoebox.rejections import RejectionCode
+from shoebox.rejections import Rejection, RejectionCode
 from tests.unit import samples
 
 
@@ -361,3 +363,55 @@ def test_the_rendition_counts_every_frame_decoded() -> None:
 def test_a_greyscale_jpeg_is_decoded_as_grey() -> None:
     image = thumbnails(samples.encode(Image.new("L", (300, 200), 90), "JPEG", quality=95))[256]
     assert samples.pixel(image.convert("RGB"), (10, 10)) == pytest.approx((90, 90, 90), abs=3)
+
+
+# --- bad input never crashes a step -----------------------------------------------------------
+
+
+def _two_frames(fmt: str) -> bytes:
+    return samples.animated(fmt, [(1, 2, 3), (200, 5, 6)])
+
+
+UNDAMAGED = {
+    "jpeg": (
+        "image/jpeg",
+        lambda: samples.jpeg(exif=samples.exif(6, gps=True), icc_profile=samples.srgb_profile()),
+    ),
+    "progressive": ("image/jpeg", lambda: samples.encode(hostile.photo((64, 48)), "JPEG", progressive=True)),
+    "png": ("image/png", lambda: samples.png(samples.marked(), icc_profile=samples.srgb_profile())),
+    "apng": ("image/png", lambda: _two_frames("PNG")),
+    "gif": ("image/gif", lambda: samples.gif_with_extras(_two_frames("GIF"))),
+    "webp": ("image/webp", lambda: samples.encode(samples.marked(), "WEBP", exif=samples.exif(8))),
+    "animated-webp": ("image/webp", lambda: _two_frames("WEBP")),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's on corrupt EXIF, which is dropped
+@pytest.mark.parametrize(("content_type", "original"), UNDAMAGED.values(), ids=UNDAMAGED.keys())
+def test_damaged_bytes_are_accepted_or_rejected_never_a_crash(
+    content_type: str, original: Callable[[], bytes]
+) -> None:
+    # Both steps, as the pipeline runs them, on 150 random cuts, bit flips and insertions: the
+    # only exception either may raise is a Rejection (a crash would retry and end FAILED).
+    data, rng = original(), random.Random(content_type)
+    limits = rules.Limits(max_bytes=25 * 1024 * 1024)
+    outcomes = set()
+    for _ in range(150):
+        damaged = bytearray(data)
+        at = rng.randrange(len(damaged))
+        match rng.choice(["cut", "cut, end marker", "flip", "insert"]):
+            case "cut":
+                damaged = damaged[:at]
+            case "cut, end marker":
+                damaged = damaged[:at] + b"\xff\xd9"
+            case "flip":
+                damaged[at] ^= 1 << rng.randrange(8)
+            case _:
+                damaged[at:at] = rng.randbytes(rng.randrange(1, 8))
+        try:
+            clean = rules.validate(bytes(damaged), content_type, len(damaged), limits)
+            imaging.make_thumbnails(clean.data)
+            outcomes.add("accepted")
+        except Rejection as rejection:
+            outcomes.add(rejection.code)
+    assert RejectionCode.CORRUPT_IMAGE in outcomes
