@@ -23,6 +23,7 @@ JSON document.
 
 import argparse
 import csv
+import hashlib
 import importlib.util
 import io
 import json
@@ -30,6 +31,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,15 +122,19 @@ def child(pipeline: str, path: Path, cpu: int) -> None:
 
 
 def look_alike(data: bytes) -> bytes:
-    """A 16x16 image with the features of `data` (format, mode, progressive, ICC profile, EXIF
-    and transparency) but none of its pixels."""
+    """A 16x16 image with the features of `data` (format, mode, progressive, ICC profile, EXIF,
+    transparency, and up to 32 of its frames) but none of its pixels."""
     with Image.open(io.BytesIO(data)) as im:
-        fmt, mode = im.format or "PNG", im.mode
+        fmt, mode, frames = im.format or "PNG", im.mode, min(getattr(im, "n_frames", 1), 32)
         kept = ("icc_profile", "exif", "progressive", "transparency")
         options = {key: im.info[key] for key in kept if im.info.get(key) is not None}
+    pictures = [Image.new(mode, (16, 16))]
+    if frames > 1:  # frames that differ, or the encoder merges them
+        pictures += [Image.new("RGB", (16, 16), (8 * i, 0, 0)).convert(mode) for i in range(1, frames)]
+        options.update(save_all=True, append_images=pictures[1:])
     out = io.BytesIO()
     try:
-        Image.new(mode, (16, 16)).save(out, fmt, **options)
+        pictures[0].save(out, fmt, **options)
     except (OSError, KeyError, ValueError, TypeError):  # e.g. HEIF, which Pillow cannot write
         out = io.BytesIO()
         Image.new("RGB", (16, 16)).save(out, "PNG")
@@ -175,15 +181,17 @@ def ensure_corpus(corpus: Path) -> list[Path]:
 
 
 def ensure_hostile(folder: Path) -> list[Path]:
-    """The hostile uploads, made once (the 100 MP ones take a while) and kept beside the corpus."""
-    done = folder / "DONE"
-    if not done.exists():
+    """The hostile uploads, made once (the 100 MP ones take a while) and kept beside the corpus
+    until bench/hostile.py changes."""
+    stamp, done = hashlib.sha256(Path(hostile.__file__).read_bytes()).hexdigest(), folder / "DONE"
+    if not done.exists() or done.read_text() != stamp:
         print(f"making the hostile uploads in {folder}", file=sys.stderr)
-        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
         for name, data in hostile.at_the_limits().items():
             (folder / name).write_bytes(data)
-        done.write_text("made by bench/hostile.py\n")
-    return sorted(path for path in folder.iterdir() if path.name != "DONE")
+        done.write_text(stamp)
+    return sorted(path for path in folder.iterdir() if path != done)
 
 
 def benchmark(files: list[Path], hostile_files: list[Path], repeat: int, cpu: int) -> dict[str, object]:
