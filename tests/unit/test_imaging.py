@@ -329,9 +329,13 @@ def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
     data = samples.encode(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], lossless=True)
     # The last frame (ANMF: a 16-byte header, then its VP8L chunk) keeps half its bitstream.
     frame = data.rindex(b"ANMF")
-    image = frame + 8 + 16
-    kept = int.from_bytes(data[image + 4 : image + 8], "little") // 2
-    chunk = data[image : image + 4] + kept.to_bytes(4, "little") + data[image + 8 : image + 8 + kept]
+    bitstream = frame + 8 + 16
+    kept = int.from_bytes(data[bitstream + 4 : bitstream + 8], "little") // 2
+    chunk = (
+        data[bitstream : bitstream + 4]
+        + kept.to_bytes(4, "little")
+        + data[bitstream + 8 : bitstream + 8 + kept]
+    )
     chunk += b"\x00" * (kept & 1)
     anmf = b"ANMF" + (16 + len(chunk)).to_bytes(4, "little") + data[frame + 8 : frame + 24] + chunk
     body = data[12:frame] + anmf
