@@ -19,6 +19,10 @@ against Lanczos from the fully decoded original (speed must not be bought with q
 `worst_case_cpu_s`: the CPU time of the costliest upload Shoebox accepts among the photos and
 the hostile uploads (the tests' and those at the default limits), through both steps. Prints one
 JSON document.
+
+The ratios the targets judge are of CPU time: every run is pinned to one CPU, as a Lambda has
+one vCPU, and on a shared machine wall time also measures whatever else runs on that CPU. The
+same ratios by wall time are reported beside them (`*_wall_ratio`).
 """
 
 import argparse
@@ -220,23 +224,23 @@ def benchmark(files: list[Path], hostile_files: list[Path], repeat: int, cpu: in
     def total_of(key: str) -> float:
         return sum(float(str(image[key])) for image in images)
 
-    slowest = max(images, key=lambda image: float(str(image["ratio"])))
+    slowest = max(images, key=lambda image: float(str(image["cpu_ratio"])))
     accepted = [(float(str(i["shoebox_cpu_ms"])), str(i["file"])) for i in images]
     accepted += [(float(str(u["cpu_ms"])), str(u["file"])) for u in uploads if u["outcome"] == "accepted"]
     worst_cpu_ms, worst_file = max(accepted)
     ratios = {
-        "median_ratio": median_of("ratio"),
-        "total_ratio": round(total_of("shoebox_ms") / total_of("baseline_ms"), 3),
-        "max_ratio": float(str(slowest["ratio"])),
+        "median_ratio": median_of("cpu_ratio"),
+        "total_ratio": round(total_of("shoebox_cpu_ms") / total_of("baseline_cpu_ms"), 3),
+        "max_ratio": float(str(slowest["cpu_ratio"])),
     }
     return {
         "images": images,
         "hostile": uploads,
         **ratios,
         "max_ratio_file": slowest["file"],
-        # Wall time suffers from whatever else the machine runs; CPU time much less so.
-        "median_cpu_ratio": median_of("cpu_ratio"),
-        "total_cpu_ratio": round(total_of("shoebox_cpu_ms") / total_of("baseline_cpu_ms"), 3),
+        "median_wall_ratio": median_of("wall_ratio"),
+        "total_wall_ratio": round(total_of("shoebox_ms") / total_of("baseline_ms"), 3),
+        "max_wall_ratio": max(float(str(image["wall_ratio"])) for image in images),
         "median_thumbnails_only_ratio": median_of("thumbnails_ratio"),
         "median_peak_ratio": median_of("peak_ratio"),
         "min_psnr_db": min(float(str(image["psnr_db"])) for image in images),
@@ -305,7 +309,7 @@ def _summary(path: Path, runs: dict[str, list[Timings]]) -> dict[str, object]:
         "validate_ms": round(median("shoebox", "validate_ms"), 1),
         "thumbnails_ms": round(median("shoebox", "thumbnails_ms"), 1),
         "baseline_ms": round(baseline_ms, 1),
-        "ratio": round(shoebox_ms / baseline_ms, 3),
+        "wall_ratio": round(shoebox_ms / baseline_ms, 3),
         "shoebox_cpu_ms": round(median("shoebox", "cpu_ms"), 1),
         "baseline_cpu_ms": round(median("baseline", "cpu_ms"), 1),
         "cpu_ratio": round(median("shoebox", "cpu_ms") / median("baseline", "cpu_ms"), 3),
