@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -77,6 +77,8 @@ class User:
     stack: DevStack
     http: httpx.Client
     sub: str
+    # image id -> SHA-256 of the bytes this user sent for it (what the Image's sha256 must be)
+    sent: dict[str, str] = field(default_factory=dict)
 
     def slot(self, size: int = 1024, method: str = "POST", **fields: Any) -> dict[str, Any]:
         """POST /v1/uploads: the image record and the presigned upload."""
@@ -106,6 +108,7 @@ class User:
             sent = httpx.put(upload["url"], content=data, headers=upload["headers"], timeout=30)
         assert sent.status_code in (200, 201, 204), sent.text
         image_id: str = created["image"]["id"]
+        self.sent[image_id] = hashlib.sha256(data).hexdigest()
         return image_id
 
     def image(self, image_id: str) -> dict[str, Any]:
@@ -159,9 +162,17 @@ def assert_upload_lands(user: User, image_id: str, seconds: float = DEADLINE_SEC
     expected = {f"{media}/originals/{image_id}"} | {
         f"{media}/thumbnails/{image_id}/{size}.webp" for size in sizes
     }
-    assert sorted(user.objects_of(image_id)) == sorted(expected)  # incoming/ is gone
-    original = user.stack.client("s3").get_object(Bucket=media, Key=f"originals/{image_id}")["Body"].read()
-    assert hashlib.sha256(original).hexdigest() == image["sha256"]  # the clean original recorded
+    # Validation deletes the upload last: the thumbnail step may finish READY a moment before.
+    eventually(
+        lambda: sorted(user.objects_of(image_id)),
+        f"image {image_id}'s objects to be its original and variants only (incoming/ gone)",
+        until=lambda found: found == sorted(expected),
+        seconds=10,
+    )
+    if image_id in user.sent:  # an Image's sha256 is of the bytes as uploaded (SPEC §3)
+        assert image["sha256"] == user.sent[image_id], image
+    stored = user.stack.client("s3").head_object(Bucket=media, Key=f"originals/{image_id}")
+    assert stored["Metadata"]["upload-sha256"] == image["sha256"]  # the original is of those bytes
     return image
 
 
@@ -173,5 +184,11 @@ def assert_upload_rejected(
     assert image["status"] == "REJECTED", image
     assert image["error"]["code"] == code, image
     assert image["variants"] == {}, image
-    assert user.objects_of(image_id) == []
+    # The claim that rejects comes before the upload's deletion: allow that moment.
+    eventually(
+        lambda: user.objects_of(image_id),
+        f"no object of image {image_id} left in either bucket",
+        until=lambda found: found == [],
+        seconds=10,
+    )
     return image
