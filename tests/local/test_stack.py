@@ -11,6 +11,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -21,7 +22,7 @@ import pytest
 from infra.local import DevStack
 from infra.local.gateway import listening_socket
 from infra.local.processes import FileSink
-from tests.local.support import eventually
+from tests.local.support import await_drained, eventually
 
 pytestmark = pytest.mark.local
 
@@ -236,6 +237,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
         sink=sink,
         eager=False,
         retry_delay=0,
+        max_environments=3,
         handler_overrides={
             "ValidateFunction": "tests.local.probe.handler",
             "GetImageFunction": "tests.local.probe.echo",
@@ -332,6 +334,18 @@ def test_a_failing_or_dying_function_is_a_500_and_comes_back(probe: Probe) -> No
     assert _echo(probe).status_code == 200
 
 
+def test_invocations_at_once_run_in_as_many_environments_as_allowed(probe: Probe) -> None:
+    # GetImageFunction's limit is the stack's cap (3 here): no event source bounds it.
+    assert probe.stack.concurrency("GetImageFunction") == 3
+    with ThreadPoolExecutor(5) as pool:
+        replies = list(pool.map(lambda _: _echo(probe, "/v1/images/x?sleep=2"), range(5)))
+    assert [reply.status_code for reply in replies] == [200] * 5
+    # Each busy environment is its own process; the fourth and fifth request waited for one.
+    assert len({reply.json()["pid"] for reply in replies}) == 3
+    names = {name for name in probe.stack.pids() if name.startswith("GetImageFunction")}
+    assert names == {"GetImageFunction", "GetImageFunction#2", "GetImageFunction#3"}
+
+
 def test_an_upload_reaches_validate_as_an_s3_batch_with_the_key_decoded(probe: Probe) -> None:
     key = "incoming/a b+c.jpg"
     probe.stack.client("s3").put_object(Bucket=probe.stack.names["UploadsBucket"], Key=key, Body=b"bytes")
@@ -365,7 +379,9 @@ def test_a_reported_failure_is_redelivered_then_dead_lettered(probe: Probe) -> N
     eventually(dead_lettered, "the poison message in the DLQ")
     deliveries = probe.records_for(POISON_KEY)
     assert [record["attributes"]["ApproximateReceiveCount"] for record in deliveries] == ["1", "2", "3"]
-    assert len(probe.records_for("incoming/fine.jpg")) == 1  # its batch-mate was deleted, not retried
+    # Its batch-mate, or a batch of its own in another environment: handled once, deleted, not retried.
+    await_drained(probe.stack, "ValidateQueue")
+    assert len(probe.records_for("incoming/fine.jpg")) == 1
 
 
 # ------------------------------------------------------------------ stopping (keep this last)
