@@ -13,6 +13,7 @@ idle one or, when every one is busy, starts another (a cold start), up to the fu
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import queue
@@ -325,7 +326,8 @@ class FunctionEnvironments:
     """A function's execution environments, scaled as Lambda scales them: an invocation takes an
     idle environment (the most recently used: warm) or, when all are busy, starts a new one (a
     cold start), up to `limit`. Past the limit an invocation waits for an environment to be free:
-    Lambda would throttle, but locally the limit is the machine's, not the account's."""
+    Lambda would throttle, but locally the limit is the machine's, not the account's. `reap()`
+    stops environments left idle, as Lambda recycles them."""
 
     def __init__(
         self,
@@ -349,15 +351,16 @@ class FunctionEnvironments:
         )
         self._free = threading.Semaphore(limit)
         self._lock = threading.Lock()
-        self._idle: list[ExecutionEnvironment] = []
+        self._idle: list[tuple[ExecutionEnvironment, float]] = []  # and since when, oldest first
         self.environments: list[ExecutionEnvironment] = []
+        self._indexes = itertools.count(1)
         self._closed = False
 
     def start(self) -> ExecutionEnvironment:
         """Start one environment now (it initialises while the rest of the stack comes up)."""
         with self._lock:
             environment = self._new()
-            self._idle.append(environment)
+            self._idle.append((environment, time.monotonic()))
         environment.start()
         return environment
 
@@ -370,7 +373,20 @@ class FunctionEnvironments:
                 return environment.invoke(event)
             finally:
                 with self._lock:
-                    self._idle.append(environment)
+                    self._idle.append((environment, time.monotonic()))
+
+    def reap(self, idle_seconds: float) -> None:
+        """Stop the environments idle for more than `idle_seconds`, but the most recently used
+        one: it stays warm, as the first one started with the stack."""
+        cutoff = time.monotonic() - idle_seconds
+        with self._lock:
+            stale = [environment for environment, since in self._idle[:-1] if since < cutoff]
+            self._idle = [
+                (environment, since) for environment, since in self._idle if environment not in stale
+            ]
+            self.environments = [environment for environment in self.environments if environment not in stale]
+        for environment in stale:
+            environment.stop()
 
     def pids(self) -> dict[str, int]:
         """Each environment's live process, by the environment's name."""
@@ -390,12 +406,12 @@ class FunctionEnvironments:
     def _take(self) -> ExecutionEnvironment:
         with self._lock:
             if self._idle:
-                return self._idle.pop()
+                return self._idle.pop()[0]
             return self._new()  # every environment is busy, and fewer than `limit` exist
 
     def _new(self) -> ExecutionEnvironment:
         if self._closed:
             raise _stopped(self.spec.logical_id)
-        environment = self._make(index=len(self.environments) + 1)
+        environment = self._make(index=next(self._indexes))
         self.environments.append(environment)
         return environment

@@ -51,6 +51,9 @@ LOCAL_FUNCTION_ENVIRONMENT = {"PYTHONWARNINGS": "ignore:No application metrics t
 # Execution environments per function at most (SHOEBOX_MAX_ENVIRONMENTS): 2 cores and a few GB
 # run four of each comfortably; AWS's limits are higher (MaximumConcurrency 10 in the template).
 DEFAULT_MAX_ENVIRONMENTS = 4
+# An execution environment left idle this long is stopped (Lambda recycles idle ones after some
+# minutes), so the processes a burst of load started do not hold their memory for good.
+IDLE_SECONDS = 300.0
 
 
 class PortInUse(RuntimeError):
@@ -85,6 +88,7 @@ class DevStack:
         retry_delay: int = 1,
         eager: bool = True,
         max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
+        idle_seconds: float = IDLE_SECONDS,
         sink: Sink | None = None,
     ) -> None:
         """
@@ -99,6 +103,7 @@ class DevStack:
             invocation); more environments start when invocations find every one busy.
         max_environments: execution environments per function at most (the template's
             MaximumConcurrency may allow fewer).
+        idle_seconds: an environment idle this long is stopped (but the last of each function).
         """
         self.state_dir = state_dir or REPO_ROOT / ".shoebox"
         self._requested_ports = (api_port, aws_port)
@@ -110,6 +115,9 @@ class DevStack:
         if max_environments < 1:
             raise ValueError(f"max_environments must be at least 1, not {max_environments}")
         self.max_environments = max_environments
+        self._idle_seconds = idle_seconds
+        self._stopping = threading.Event()
+        self._reaper: threading.Thread | None = None
         self.sink: Sink = sink or ConsoleSink()
         self._lock = threading.Lock()
         self._moto: MotoServer | None = None
@@ -184,6 +192,8 @@ class DevStack:
             self._moto.wait_ready()
             create_resources(self.template, self.client)
             self._start_workers()
+            self._reaper = threading.Thread(target=self._reap, name="reaper", daemon=True)
+            self._reaper.start()
             self._wait_functions()
             # Last: requests already wait in the bound socket's backlog, so the first answer of
             # /v1/health comes when everything is up.
@@ -273,6 +283,11 @@ class DevStack:
             worker.start()
             self.workers.append(worker)
 
+    def _reap(self) -> None:
+        while not self._stopping.wait(min(30.0, self._idle_seconds / 2)):
+            for pool in self.functions.values():
+                pool.reap(self._idle_seconds)
+
     def _start_gateway(self) -> None:
         gateway = Gateway(
             self.topology,
@@ -322,6 +337,10 @@ class DevStack:
 
     def stop(self) -> None:
         with self._lock:
+            self._stopping.set()
+            if self._reaper is not None:
+                self._reaper.join()
+                self._reaper = None
             for worker in self.workers:
                 worker.request_stop()  # all at once: each may be in a long poll
             for worker in self.workers:
