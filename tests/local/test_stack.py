@@ -351,11 +351,11 @@ def test_invocations_at_once_run_in_as_many_environments_as_allowed(probe: Probe
     }
 
     # Left idle, all but the most recently used are stopped.
-    def one_left() -> set[str] | None:
-        left = _environments(probe, "GetImageFunction")
-        return left if len(left) == 1 else None
-
-    (kept,) = eventually(one_left, what="the idle environments to stop")
+    (kept,) = eventually(
+        lambda: _environments(probe, "GetImageFunction"),
+        "the idle environments to stop",
+        until=lambda left: len(left) == 1,
+    )
     assert _echo(probe).json()["pid"] == probe.stack.pids()[kept]  # warm: the one kept answers
 
 
