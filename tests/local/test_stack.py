@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -361,6 +362,25 @@ def test_invocations_at_once_run_in_as_many_environments_as_allowed(probe: Probe
 
 def _environments(probe: Probe, function: str) -> set[str]:
     return {name for name in probe.stack.pids() if name.split("#")[0] == function}
+
+
+def test_uploads_to_one_key_at_once_all_succeed(probe: Probe) -> None:
+    # moto closed the bytes of a version as soon as another write replaced it, failing about one
+    # in twenty of these with a 500 while the request's own event notification read its ETag.
+    s3 = probe.stack.client("s3")
+    statuses = []
+    for attempt in range(25):
+        post = s3.generate_presigned_post(probe.stack.names["UploadsBucket"], f"incoming/same-{attempt}")
+        together = threading.Barrier(4)
+
+        def send(data: bytes, post: dict[str, Any] = post, together: threading.Barrier = together) -> int:
+            together.wait()
+            files = {"file": ("f", data, "application/octet-stream")}
+            return httpx.post(post["url"], data=post["fields"], files=files, timeout=30).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            statuses += pool.map(send, [os.urandom(200_000) for _ in range(4)])
+    assert set(statuses) == {204}
 
 
 def test_an_upload_reaches_validate_as_an_s3_batch_with_the_key_decoded(probe: Probe) -> None:
