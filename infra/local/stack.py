@@ -33,6 +33,7 @@ from typing import Any
 
 import uvicorn
 
+from infra.local import data
 from infra.local.bootstrap import create_resources
 from infra.local.cdn import PATH_PREFIX, LocalCdn, read_distribution
 from infra.local.emulator import DUMMY_CREDENTIALS, MotoServer, client
@@ -56,6 +57,8 @@ DEFAULT_MAX_ENVIRONMENTS = 4
 # An execution environment left idle this long is stopped (Lambda recycles idle ones after some
 # minutes), so the processes a burst of load started do not hold their memory for good.
 IDLE_SECONDS = 300.0
+# How often items whose TTL is past are deleted (DynamoDB does it within days; here within seconds).
+TTL_INTERVAL_SECONDS = 5.0
 
 
 class PortInUse(RuntimeError):
@@ -91,6 +94,7 @@ class DevStack:
         eager: bool = True,
         max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
         idle_seconds: float = IDLE_SECONDS,
+        ttl_interval: float = TTL_INTERVAL_SECONDS,
         sink: Sink | None = None,
     ) -> None:
         """
@@ -107,6 +111,10 @@ class DevStack:
         max_environments: execution environments per function at most (the template's
             MaximumConcurrency may allow fewer).
         idle_seconds: an environment idle this long is stopped (but the last of each function).
+        ttl_interval: seconds between two deletions of the items whose TTL is past.
+
+        The emulator's data (items, objects, pending messages) is saved under
+        state_dir/state on a clean stop and restored on the next start (see data.py).
         """
         self.state_dir = state_dir or REPO_ROOT / ".shoebox"
         self._requested_ports = (api_port, aws_port)
@@ -119,8 +127,10 @@ class DevStack:
             raise ValueError(f"max_environments must be at least 1, not {max_environments}")
         self.max_environments = max_environments
         self._idle_seconds = idle_seconds
+        self._ttl_interval = ttl_interval
+        self._serving = False  # started whole: only then is there data worth saving on stop
         self._stopping = threading.Event()
-        self._reaper: threading.Thread | None = None
+        self._reapers: list[threading.Thread] = []
         self.sink: Sink = sink or ConsoleSink()
         self._lock = threading.Lock()
         self._moto: MotoServer | None = None
@@ -200,9 +210,14 @@ class DevStack:
             self._moto.wait_ready()
             secrets = secret_strings(self.topology, self.state_dir, self.cdn_key)
             create_resources(self.template, self.client, secrets)
+            data.restore(self.template, self.client, self.data_dir)
             self._start_workers()
-            self._reaper = threading.Thread(target=self._reap, name="reaper", daemon=True)
-            self._reaper.start()
+            self._reapers = [
+                threading.Thread(target=self._reap, name="reaper", daemon=True),
+                threading.Thread(target=self._expire, name="ttl", daemon=True),
+            ]
+            for reaper in self._reapers:
+                reaper.start()
             self._wait_functions()
             # Last: requests already wait in the bound socket's backlog, so the first answer of
             # /v1/health comes when everything is up.
@@ -211,7 +226,13 @@ class DevStack:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
+        self._serving = True
         return self
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the emulator's data is kept between runs (`make dev-reset` deletes it)."""
+        return self.state_dir / "state"
 
     def _bind_ports(self) -> None:
         # The gateway's port is needed before anything else: it is in the issuer URL and origins.
@@ -303,6 +324,13 @@ class DevStack:
             for pool in self.functions.values():
                 pool.reap(self._idle_seconds)
 
+    def _expire(self) -> None:
+        while not self._stopping.wait(self._ttl_interval):
+            try:
+                data.expire(self.template, self.client)
+            except Exception as exc:  # the emulator is busy or going away: next round
+                self.sink.write("ttl", f"deleting expired items failed: {exc!r}")
+
     def _start_gateway(self) -> None:
         gateway = Gateway(
             self.topology,
@@ -354,9 +382,9 @@ class DevStack:
     def stop(self) -> None:
         with self._lock:
             self._stopping.set()
-            if self._reaper is not None:
-                self._reaper.join()
-                self._reaper = None
+            for reaper in self._reapers:
+                reaper.join()
+            self._reapers = []
             for worker in self.workers:
                 worker.request_stop()  # all at once: each may be in a long poll
             for worker in self.workers:
@@ -377,6 +405,12 @@ class DevStack:
                 thread.start()
             for thread in stoppers:
                 thread.join()
+            if self._serving:  # nothing runs any more that could change the data
+                self._serving = False
+                try:
+                    data.save(self.template, self.client, self.data_dir)
+                except Exception as exc:
+                    self.sink.write("stack", f"saving the data failed (the last copy stays): {exc!r}")
             if self._moto is not None:
                 self._moto.stop()
                 self._moto = None
