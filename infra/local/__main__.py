@@ -3,7 +3,8 @@
 Ports come from SHOEBOX_API_PORT (default 3000) and SHOEBOX_AWS_PORT (default 4566); the local
 key material (issuer and CDN key pairs, generated secrets) lives in SHOEBOX_STATE_DIR (default
 .shoebox/ in the repo); each function runs in up to SHOEBOX_MAX_ENVIRONMENTS execution
-environments (default 4).
+environments (default 4). SHOEBOX_AWS_BACKEND=localstack puts S3 and SQS on LocalStack, on
+SHOEBOX_LOCALSTACK_PORT (default 4567), or on the one at SHOEBOX_LOCALSTACK_URL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from infra.local.processes import ConsoleSink
-from infra.local.stack import DEFAULT_MAX_ENVIRONMENTS, DevStack, PortInUse
+from infra.local.stack import BACKENDS, DEFAULT_MAX_ENVIRONMENTS, DevStack, PortInUse
 
 
 def _number(name: str, default: int, low: int, high: int, what: str) -> int:
@@ -42,6 +43,11 @@ def _banner(stack: DevStack) -> str:
             f"Shoebox is running (ready in {stack.startup_seconds:.1f} s)",
             f"  API + web page  {stack.api_url}/   (health: {stack.api_url}/v1/health)",
             f"  AWS emulator    {stack.aws_url}   (AWS_ENDPOINT_URL for the aws CLI / boto3)",
+            *(
+                [f"  S3 and SQS      {stack.endpoint('s3')}   (LocalStack: AWS_ENDPOINT_URL_S3, _SQS)"]
+                if stack.backend == "localstack"
+                else []
+            ),
             f"  JWT issuer      {stack.issuer_url}   (JWKS: {stack.issuer_url}/.well-known/jwks.json)",
             f"  CDN             {stack.cdn_url}/   (signed URLs only, as CloudFront)",
             f"  buckets         {buckets}",
@@ -62,9 +68,15 @@ def main() -> int:
     # stdout is the stack's own lines (sinks and banner); Python's logging, if any, goes to stderr.
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     state = os.environ.get("SHOEBOX_STATE_DIR", "").strip()
+    backend = os.environ.get("SHOEBOX_AWS_BACKEND", "").strip() or "moto"
+    if backend not in BACKENDS:
+        raise SystemExit(f"SHOEBOX_AWS_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
     stack = DevStack(
         api_port=_port("SHOEBOX_API_PORT", 3000),
         aws_port=_port("SHOEBOX_AWS_PORT", 4566),
+        backend=backend,
+        localstack_port=_port("SHOEBOX_LOCALSTACK_PORT", 4567),
+        localstack_url=os.environ.get("SHOEBOX_LOCALSTACK_URL", "").strip() or None,
         state_dir=Path(state) if state else None,
         max_environments=_number(
             "SHOEBOX_MAX_ENVIRONMENTS", DEFAULT_MAX_ENVIRONMENTS, 1, 64, "a number of environments, 1 to 64"

@@ -11,12 +11,13 @@ from typing import Any
 import boto3
 
 from infra.local.processes import ChildProcess, Sink
-from infra.local.template import REGION
+from infra.local.template import ACCOUNT_ID, REGION
 
-# Credentials the emulator accepts; never real ones.
+# Credentials the emulators accept; never real ones. LocalStack takes a 12-digit key id as the
+# account (the template's, as moto's default) and checks presigned URLs with the secret "test".
 DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_ACCESS_KEY_ID": ACCOUNT_ID,
+    "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_SESSION_TOKEN": "testing",
 }
 # `python -m moto.server`, except that on Linux it dies with the stack even when the stack is

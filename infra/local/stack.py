@@ -39,6 +39,7 @@ from infra.local.cdn import PATH_PREFIX, LocalCdn, read_distribution
 from infra.local.emulator import DUMMY_CREDENTIALS, MotoServer, client
 from infra.local.gateway import Gateway, listening_socket
 from infra.local.keys import CdnKeyPair, secret_strings
+from infra.local.localstack import LocalStack, ready, tool_python
 from infra.local.processes import ConsoleSink, Sink
 from infra.local.runtime import INIT_TIMEOUT_SECONDS, FunctionEnvironments
 from infra.local.template import REGION, Template, load_template
@@ -59,6 +60,9 @@ DEFAULT_MAX_ENVIRONMENTS = 4
 IDLE_SECONDS = 300.0
 # How often items whose TTL is past are deleted (DynamoDB does it within days; here within seconds).
 TTL_INTERVAL_SECONDS = 5.0
+
+
+BACKENDS = ("moto", "localstack")
 
 
 class PortInUse(RuntimeError):
@@ -86,6 +90,9 @@ class DevStack:
         *,
         api_port: int = 3000,
         aws_port: int = 4566,
+        backend: str = "moto",
+        localstack_port: int = 4567,
+        localstack_url: str | None = None,
         state_dir: Path | None = None,
         parameters: Mapping[str, str] | None = None,
         handler_overrides: Mapping[str, str] | None = None,
@@ -99,6 +106,9 @@ class DevStack:
     ) -> None:
         """
         api_port, aws_port: 0 picks free ports.
+        backend: "moto" (everything on moto server) or "localstack" (S3 and SQS on LocalStack,
+            the rest on moto), started on localstack_port (0: a free one) unless localstack_url
+            names one that runs already.
         state_dir: where the local key material lives (default <repo>/.shoebox): the issuer's and
             the CDN's key pairs, the generated secrets' values.
         parameters: template parameter values, over the local ones and the defaults.
@@ -117,7 +127,12 @@ class DevStack:
         state_dir/state on a clean stop and restored on the next start (see data.py).
         """
         self.state_dir = state_dir or REPO_ROOT / ".shoebox"
-        self._requested_ports = (api_port, aws_port)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.backend = backend
+        self._requested_ports = (api_port, aws_port, localstack_port)
+        self._localstack_url = localstack_url.rstrip("/") if localstack_url else None
+        self._localstack: LocalStack | None = None
         self._parameters = dict(parameters or {})
         self._handler_overrides = dict(handler_overrides or {})
         self._env_overrides = {name: dict(values) for name, values in (env_overrides or {}).items()}
@@ -160,14 +175,20 @@ class DevStack:
         """The local CDN's base URL: the functions' CDN_BASE_URL (CloudFront's domain in AWS)."""
         return f"{self.api_url}{PATH_PREFIX}"
 
+    def endpoint(self, service: str) -> str:
+        """Where the service is: LocalStack for S3 and SQS on that backend, else moto server."""
+        if self.backend == "localstack" and service in ("s3", "sqs"):
+            return self._localstack_url or f"http://127.0.0.1:{self.localstack_port}"
+        return self.aws_url
+
     def token(self, sub: str, **claims: Any) -> str:
         """A token the gateway accepts for `sub`; `claims` add to or replace the standard ones
         (a claim given as None is left out)."""
         return self.issuer.mint(sub, **claims)
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the emulator."""
-        return client(service, self.aws_url)
+        """A boto3 client for the service's emulator."""
+        return client(service, self.endpoint(service))
 
     def queue_url(self, logical_id: str) -> str:
         return self.template.queue_url(self.names[logical_id])
@@ -179,7 +200,11 @@ class DevStack:
     def pids(self) -> dict[str, int]:
         """Every live child process: "moto" and each execution environment, by the function's
         LogicalId ("ValidateFunction", then "ValidateFunction#2", ...)."""
-        found = {"moto": self._moto.pid} if self._moto and self._moto.pid and self._moto.alive() else {}
+        found = {
+            child.name: child.pid
+            for child in (self._moto, self._localstack)
+            if child is not None and child.pid and child.alive()
+        }
         for pool in self.functions.values():
             found.update(pool.pids())
         return found
@@ -205,9 +230,17 @@ class DevStack:
             self._bind_ports()
             self._moto = MotoServer(self.aws_port, self.sink)
             self._moto.start()
+            if self.backend == "localstack" and not self._localstack_url:
+                folder = self.state_dir / "localstack"
+                self._localstack = LocalStack(tool_python(REPO_ROOT), self.localstack_port, folder, self.sink)
+                self._localstack.start()
             self._read_template()
             self._start_functions()
             self._moto.wait_ready()
+            if self._localstack is not None:
+                self._localstack.wait_ready()
+            elif self._localstack_url and not ready(self._localstack_url):
+                raise RuntimeError(f"no LocalStack serving S3 and SQS at {self._localstack_url}")
             secrets = secret_strings(self.topology, self.state_dir, self.cdn_key)
             create_resources(self.template, self.client, secrets)
             data.restore(self.template, self.client, self.data_dir)
@@ -236,13 +269,15 @@ class DevStack:
 
     def _bind_ports(self) -> None:
         # The gateway's port is needed before anything else: it is in the issuer URL and origins.
-        api_port, aws_port = self._requested_ports
+        api_port, aws_port, localstack_port = self._requested_ports
         try:
             self._socket = listening_socket(api_port)
         except OSError as exc:
             raise PortInUse(f"port {api_port} (SHOEBOX_API_PORT) is in use") from exc
         self.api_port: int = self._socket.getsockname()[1]
         self.aws_port = _free_port(aws_port, "SHOEBOX_AWS_PORT")
+        if self.backend == "localstack" and not self._localstack_url:
+            self.localstack_port = _free_port(localstack_port, "SHOEBOX_LOCALSTACK_PORT")
 
     def _read_template(self) -> None:
         document = load_template(REPO_ROOT / "template.yaml")
@@ -251,17 +286,24 @@ class DevStack:
             "JwtAudience": LOCAL_AUDIENCE,
             "AllowedOrigins": f"http://127.0.0.1:{self.api_port},http://localhost:{self.api_port}",
         }
-        self.template = Template(document, {**local, **self._parameters}, aws_url=self.aws_url)
+        self.template = Template(document, {**local, **self._parameters}, aws_url=self.endpoint("sqs"))
         self.topology = Topology(self.template, REPO_ROOT)
         self.names: dict[str, str] = self.template.names()
         self.issuer = LocalIssuer(self.state_dir, self.issuer_url, LOCAL_AUDIENCE)
         self.cdn_key = CdnKeyPair.load(self.state_dir)
 
     def _aws_environment(self) -> dict[str, str]:
-        # What every function sees of AWS: the emulator's endpoint, dummy credentials, the region.
+        # What every function sees of AWS: the emulators' endpoints (the SDK's per-service
+        # variables where a service is elsewhere), dummy credentials, the region.
+        elsewhere = {
+            f"AWS_ENDPOINT_URL_{service.upper()}": self.endpoint(service)
+            for service in ("s3", "sqs")
+            if self.endpoint(service) != self.aws_url
+        }
         return {
             **DUMMY_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.aws_url,
+            **elsewhere,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
         }
@@ -411,6 +453,7 @@ class DevStack:
                     data.save(self.template, self.client, self.data_dir)
                 except Exception as exc:
                     self.sink.write("stack", f"saving the data failed (the last copy stays): {exc!r}")
-            if self._moto is not None:
-                self._moto.stop()
-                self._moto = None
+            for child in (self._localstack, self._moto):
+                if child is not None:
+                    child.stop()
+            self._moto = self._localstack = None

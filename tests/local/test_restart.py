@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,12 +17,20 @@ from tests.unit.samples import jpeg
 
 pytestmark = pytest.mark.local
 
-BACKENDS = ["moto"]
+BACKENDS = ["moto", pytest.param("localstack", marks=pytest.mark.localstack)]
 
 
-def _stack(state: Path, backend: str, api_port: int = 0, aws_port: int = 0, **options: object) -> DevStack:
-    sink = FileSink(state / f"stack-{backend}.log")
-    return DevStack(api_port=api_port, aws_port=aws_port, state_dir=state, sink=sink, **options)  # type: ignore[arg-type]
+def _stack(state: Path, backend: str, ports: tuple[int, int, int] = (0, 0, 0), **options: Any) -> DevStack:
+    api_port, aws_port, localstack_port = ports
+    return DevStack(
+        api_port=api_port,
+        aws_port=aws_port,
+        localstack_port=localstack_port,
+        backend=backend,
+        state_dir=state,
+        sink=FileSink(state / f"stack-{backend}.log"),
+        **options,
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -40,12 +49,13 @@ def test_an_image_survives_a_restart_on_the_same_ports_at_once(backend: str, tmp
             token = user.http.headers["Authorization"]
     finally:
         first.stop()
-    ports = (first.api_port, first.aws_port)
+    ports = (first.api_port, first.aws_port, first.localstack_port if backend == "localstack" else 0)
 
     # At once, on the same ports: a stopped stack leaves neither port taken.
-    second = _stack(tmp_path, backend, *ports).start()
+    second = _stack(tmp_path, backend, ports).start()
     try:
-        assert (second.api_port, second.aws_port) == ports
+        assert (second.api_port, second.aws_port) == ports[:2]
+        assert second.endpoint("s3") == first.endpoint("s3")
         with httpx.Client(base_url=second.api_url, headers={"Authorization": token}, timeout=30) as http:
             user = User(second, http, "restart")  # the token issued before is still good
             image = assert_upload_lands(user, ready, seconds=5)
