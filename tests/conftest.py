@@ -36,11 +36,11 @@ from infra.local import DevStack
 from infra.local.processes import FileSink
 
 # These modules' tests run on both backends; `-m localstack` selects their LocalStack runs.
-BOTH_BACKENDS = {"tests.local.test_api", "tests.local.test_pipeline"}
+BOTH_BACKENDS = {"test_api", "test_pipeline"}  # tests/local's (modules are named by basename)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "stack" in metafunc.fixturenames and metafunc.module.__name__ in BOTH_BACKENDS:
+    if "stack" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
         backends = ["moto", pytest.param("localstack", marks=pytest.mark.localstack)]
         metafunc.parametrize("stack", backends, indirect=True, scope="session")
 
