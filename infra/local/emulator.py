@@ -24,6 +24,10 @@ DUMMY_CREDENTIALS = {
 # started it: start the stack from a thread that lives as long as the stack (the main thread).
 # werkzeug logs errors only: no banner, no line per request (a long-poll per worker a second).
 # (Function processes need no such thing: they exit when their Runtime API goes away.)
+# moto closes an object's bytes the moment another write replaces or deletes it, so a request
+# still reading that version fails with a 500 (measured: two uploads to one key at once, the first
+# PUT's own event notification reading its ETag); S3 finishes it. Left to the garbage collector,
+# the bytes live as long as a request holds them.
 _LAUNCH = """
 import logging, os, signal, sys
 if sys.platform == "linux":
@@ -32,6 +36,8 @@ if sys.platform == "linux":
     if os.getppid() != int(sys.argv[1]):
         sys.exit("the local stack is already gone")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from moto.s3.models import FakeKey
+FakeKey.dispose = lambda self, garbage=False: None
 from moto.server import main
 main(sys.argv[2:])
 """
