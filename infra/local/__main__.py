@@ -2,7 +2,8 @@
 
 Ports come from SHOEBOX_API_PORT (default 3000) and SHOEBOX_AWS_PORT (default 4566); the local
 key material (issuer and CDN key pairs, generated secrets) lives in SHOEBOX_STATE_DIR (default
-.shoebox/ in the repo).
+.shoebox/ in the repo); each function runs in up to SHOEBOX_MAX_ENVIRONMENTS execution
+environments (default 4).
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from pathlib import Path
 from types import FrameType
 
 from infra.local.processes import ConsoleSink
-from infra.local.stack import DevStack, PortInUse
+from infra.local.stack import DEFAULT_MAX_ENVIRONMENTS, DevStack, PortInUse
 
 
-def _port(name: str, default: int) -> int:
+def _number(name: str, default: int, low: int, high: int, what: str) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SystemExit(f"{name} must be a port number, got {raw!r}")
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SystemExit(f"{name} must be {what}, got {raw!r}")
     return int(raw)
+
+
+def _port(name: str, default: int) -> int:
+    return _number(name, default, 1, 65535, "a port number")
 
 
 def _banner(stack: DevStack) -> str:
@@ -40,6 +45,8 @@ def _banner(stack: DevStack) -> str:
             f"  JWT issuer      {stack.issuer_url}   (JWKS: {stack.issuer_url}/.well-known/jwks.json)",
             f"  CDN             {stack.cdn_url}/   (signed URLs only, as CloudFront)",
             f"  buckets         {buckets}",
+            f"  functions       up to {stack.max_environments} execution environments each"
+            " (SHOEBOX_MAX_ENVIRONMENTS)",
             "",
             '  A token for user \'dev\', valid 12 h (another user: POST /_local/token {"sub": "alice"}):',
             f"  export TOKEN={stack.token('dev')}",
@@ -59,6 +66,9 @@ def main() -> int:
         api_port=_port("SHOEBOX_API_PORT", 3000),
         aws_port=_port("SHOEBOX_AWS_PORT", 4566),
         state_dir=Path(state) if state else None,
+        max_environments=_number(
+            "SHOEBOX_MAX_ENVIRONMENTS", DEFAULT_MAX_ENVIRONMENTS, 1, 64, "a number of environments, 1 to 64"
+        ),
         sink=ConsoleSink(sys.stdout),
     )
     stopping = threading.Event()

@@ -9,10 +9,11 @@ initialise while the emulator's resources are created, then the queue workers, a
 serves once every function has initialised. `stop()` undoes all of it, children first, and is
 safe to call more than once.
 
-Seams for what comes next: every invocation goes through `invoke()` (one execution environment
-per function today; a pool of them per function would sit behind it), every AWS endpoint comes
-from `aws_url`/`client()`/`_aws_environment()`, and the gateway's routes are listed in one place
-(`Gateway.app`).
+Each function runs in up to `max_environments` execution environments at once (fewer when its
+event source mapping's MaximumConcurrency says so), each its own process: the first starts with
+the stack, the others when load needs them. Every invocation goes through `invoke()`, every AWS
+endpoint comes from `aws_url`/`client()`/`_aws_environment()`, and the gateway's routes are
+listed in one place (`Gateway.app`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from infra.local.emulator import DUMMY_CREDENTIALS, MotoServer, client
 from infra.local.gateway import Gateway, listening_socket
 from infra.local.keys import CdnKeyPair, secret_strings
 from infra.local.processes import ConsoleSink, Sink
-from infra.local.runtime import INIT_TIMEOUT_SECONDS, ExecutionEnvironment
+from infra.local.runtime import INIT_TIMEOUT_SECONDS, FunctionEnvironments
 from infra.local.template import REGION, Template, load_template
 from infra.local.tokens import LocalIssuer
 from infra.local.topology import Topology
@@ -49,6 +50,12 @@ LOCAL_AUDIENCE = "shoebox-local"
 # Powertools warns on every invocation that published no metric (the health check's, say); not
 # locally. (POWERTOOLS_METRICS_DISABLED would not stop it: the warning comes before that check.)
 LOCAL_FUNCTION_ENVIRONMENT = {"PYTHONWARNINGS": "ignore:No application metrics to publish:UserWarning"}
+# Execution environments per function at most (SHOEBOX_MAX_ENVIRONMENTS): 2 cores and a few GB
+# run four of each comfortably; AWS's limits are higher (MaximumConcurrency 10 in the template).
+DEFAULT_MAX_ENVIRONMENTS = 4
+# An execution environment left idle this long is stopped (Lambda recycles idle ones after some
+# minutes), so the processes a burst of load started do not hold their memory for good.
+IDLE_SECONDS = 300.0
 
 
 class PortInUse(RuntimeError):
@@ -82,6 +89,8 @@ class DevStack:
         env_overrides: Mapping[str, Mapping[str, str]] | None = None,
         retry_delay: int = 1,
         eager: bool = True,
+        max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
+        idle_seconds: float = IDLE_SECONDS,
         sink: Sink | None = None,
     ) -> None:
         """
@@ -93,7 +102,11 @@ class DevStack:
             then on that function's PYTHONPATH.
         env_overrides: LogicalId -> extra environment variables for that function.
         retry_delay: seconds before a failed SQS message is visible again (see workers.py).
-        eager: start every function process at start-up (else on its first invocation).
+        eager: start each function's first environment at start-up (else on its first
+            invocation); more environments start when invocations find every one busy.
+        max_environments: execution environments per function at most (the template's
+            MaximumConcurrency may allow fewer).
+        idle_seconds: an environment idle this long is stopped (but the last of each function).
         """
         self.state_dir = state_dir or REPO_ROOT / ".shoebox"
         self._requested_ports = (api_port, aws_port)
@@ -102,13 +115,19 @@ class DevStack:
         self._env_overrides = {name: dict(values) for name, values in (env_overrides or {}).items()}
         self._retry_delay = retry_delay
         self._eager = eager
+        if max_environments < 1:
+            raise ValueError(f"max_environments must be at least 1, not {max_environments}")
+        self.max_environments = max_environments
+        self._idle_seconds = idle_seconds
+        self._stopping = threading.Event()
+        self._reaper: threading.Thread | None = None
         self.sink: Sink = sink or ConsoleSink()
         self._lock = threading.Lock()
         self._moto: MotoServer | None = None
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
-        self.environments: dict[str, ExecutionEnvironment] = {}
+        self.functions: dict[str, FunctionEnvironments] = {}
         self.workers: list[QueueWorker] = []
         self.startup_seconds: float | None = None
 
@@ -144,14 +163,21 @@ class DevStack:
         return self.template.queue_url(self.names[logical_id])
 
     def invoke(self, function: str, event: Any) -> Any:
-        """Invoke a function by LogicalId in its own process (serialised per function)."""
-        return self.environments[function].invoke(event)
+        """Invoke a function by LogicalId in an execution environment of its own."""
+        return self.functions[function].invoke(event)
 
     def pids(self) -> dict[str, int]:
-        """Every live child process: "moto" and each function's LogicalId."""
+        """Every live child process: "moto" and each execution environment, by the function's
+        LogicalId ("ValidateFunction", then "ValidateFunction#2", ...)."""
         found = {"moto": self._moto.pid} if self._moto and self._moto.pid and self._moto.alive() else {}
-        found.update({name: env.pid for name, env in self.environments.items() if env.pid})
+        for pool in self.functions.values():
+            found.update(pool.pids())
         return found
+
+    def concurrency(self, function: str) -> int:
+        """How many execution environments the function may have at once, here."""
+        allowed = self.topology.maximum_concurrency(function)
+        return self.max_environments if allowed is None else min(allowed, self.max_environments)
 
     # -------------------------------------------------------------- starting
 
@@ -175,6 +201,8 @@ class DevStack:
             secrets = secret_strings(self.topology, self.state_dir, self.cdn_key)
             create_resources(self.template, self.client, secrets)
             self._start_workers()
+            self._reaper = threading.Thread(target=self._reap, name="reaper", daemon=True)
+            self._reaper.start()
             self._wait_functions()
             # Last: requests already wait in the bound socket's backlog, so the first answer of
             # /v1/health comes when everything is up.
@@ -222,8 +250,9 @@ class DevStack:
         if unknown:
             raise ValueError(f"overrides for functions the template does not have: {sorted(unknown)}")
         for logical_id, spec in self.topology.functions.items():
-            self.environments[logical_id] = ExecutionEnvironment(
+            self.functions[logical_id] = FunctionEnvironments(
                 spec,
+                self.concurrency(logical_id),
                 environment={
                     **self._aws_environment(),
                     **LOCAL_FUNCTION_ENVIRONMENT,
@@ -236,18 +265,19 @@ class DevStack:
                 extra_paths=(REPO_ROOT,) if logical_id in self._handler_overrides else (),
             )
             if self._eager:
-                self.environments[logical_id].start()
+                self.functions[logical_id].start()
 
     def _local_cdn_environment(self, environment: Mapping[str, str]) -> dict[str, str]:
         # Signed URLs point at the gateway's /cdn/, not at the template's CloudFront domain.
         return {"CDN_BASE_URL": self.cdn_url} if "CDN_BASE_URL" in environment else {}
 
     def _wait_functions(self) -> None:
-        if not self._eager:
-            return
         deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
-        for environment in self.environments.values():
-            label = environment.spec.label
+        for pool in self.functions.values():
+            if not pool.environments:
+                continue  # not eager: it starts on its first invocation
+            environment = pool.environments[0]
+            label = environment.label
             if not environment.wait_initialised(max(0.0, deadline - time.monotonic())):
                 self.sink.write(label, f"did not initialise within {INIT_TIMEOUT_SECONDS:.0f} s")
             elif (error := environment.init_error) is not None:
@@ -257,9 +287,21 @@ class DevStack:
     def _start_workers(self) -> None:
         sqs = self.client("sqs")
         for source in self.topology.queue_sources:
-            worker = QueueWorker(source, sqs, self.invoke, retry_delay=self._retry_delay, sink=self.sink)
+            worker = QueueWorker(
+                source,
+                sqs,
+                self.invoke,
+                retry_delay=self._retry_delay,
+                sink=self.sink,
+                concurrency=self.concurrency(source.function),
+            )
             worker.start()
             self.workers.append(worker)
+
+    def _reap(self) -> None:
+        while not self._stopping.wait(min(30.0, self._idle_seconds / 2)):
+            for pool in self.functions.values():
+                pool.reap(self._idle_seconds)
 
     def _start_gateway(self) -> None:
         gateway = Gateway(
@@ -311,6 +353,10 @@ class DevStack:
 
     def stop(self) -> None:
         with self._lock:
+            self._stopping.set()
+            if self._reaper is not None:
+                self._reaper.join()
+                self._reaper = None
             for worker in self.workers:
                 worker.request_stop()  # all at once: each may be in a long poll
             for worker in self.workers:
@@ -324,8 +370,8 @@ class DevStack:
                 self._socket.close()
                 self._socket = None
             stoppers = [
-                threading.Thread(target=environment.stop, name=f"stop-{name}")
-                for name, environment in self.environments.items()
+                threading.Thread(target=pool.stop, name=f"stop-{name}")
+                for name, pool in self.functions.items()
             ]
             for thread in stoppers:
                 thread.start()
