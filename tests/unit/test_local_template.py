@@ -145,7 +145,7 @@ def test_queue_sources_are_the_sqs_events() -> None:
     )
     assert sources["ThumbnailFunction"].queue_url.endswith("/shoebox-local-ThumbnailQueue")
     # ScalingConfig bounds how many batches are in flight at once; nothing bounds an API function.
-    assert [sources[name].maximum_concurrency for name in ("ValidateFunction", "ThumbnailFunction")] == [10, 10]
+    assert (validate.maximum_concurrency, sources["ThumbnailFunction"].maximum_concurrency) == (10, 10)
     assert topology().maximum_concurrency("ThumbnailFunction") == 10
     assert topology().maximum_concurrency("GetImageFunction") is None
 
