@@ -3,12 +3,8 @@
 Ports come from SHOEBOX_API_PORT (default 3000) and SHOEBOX_AWS_PORT (default 4566); the local
 key material (issuer and CDN key pairs, generated secrets) lives in SHOEBOX_STATE_DIR (default
 .shoebox/ in the repo); each function runs in up to SHOEBOX_MAX_ENVIRONMENTS execution
-<<<<<<< HEAD
 environments (default 4). SHOEBOX_AWS_BACKEND=localstack puts S3 and SQS on LocalStack, on
 SHOEBOX_LOCALSTACK_PORT (default 4567), or on the one at SHOEBOX_LOCALSTACK_URL.
-=======
-environments (default 4).
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
 """
 
 from __future__ import annotations
@@ -22,11 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from infra.local.processes import ConsoleSink
-<<<<<<< HEAD
 from infra.local.stack import BACKENDS, DEFAULT_MAX_ENVIRONMENTS, DevStack, PortInUse
-=======
-from infra.local.stack import DEFAULT_MAX_ENVIRONMENTS, DevStack, PortInUse
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
 
 
 def _number(name: str, default: int, low: int, high: int, what: str) -> int:

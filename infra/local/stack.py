@@ -58,14 +58,11 @@ DEFAULT_MAX_ENVIRONMENTS = 4
 # An execution environment left idle this long is stopped (Lambda recycles idle ones after some
 # minutes), so the processes a burst of load started do not hold their memory for good.
 IDLE_SECONDS = 300.0
-<<<<<<< HEAD
 # How often items whose TTL is past are deleted (DynamoDB does it within days; here within seconds).
 TTL_INTERVAL_SECONDS = 5.0
 
 
 BACKENDS = ("moto", "localstack")
-=======
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
 
 
 class PortInUse(RuntimeError):
@@ -104,10 +101,7 @@ class DevStack:
         eager: bool = True,
         max_environments: int = DEFAULT_MAX_ENVIRONMENTS,
         idle_seconds: float = IDLE_SECONDS,
-<<<<<<< HEAD
         ttl_interval: float = TTL_INTERVAL_SECONDS,
-=======
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
         sink: Sink | None = None,
     ) -> None:
         """
@@ -127,13 +121,10 @@ class DevStack:
         max_environments: execution environments per function at most (the template's
             MaximumConcurrency may allow fewer).
         idle_seconds: an environment idle this long is stopped (but the last of each function).
-<<<<<<< HEAD
         ttl_interval: seconds between two deletions of the items whose TTL is past.
 
         The emulator's data (items, objects, pending messages) is saved under
         state_dir/state on a clean stop and restored on the next start (see data.py).
-=======
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
         """
         self.state_dir = state_dir or REPO_ROOT / ".shoebox"
         if backend not in BACKENDS:
@@ -151,15 +142,10 @@ class DevStack:
             raise ValueError(f"max_environments must be at least 1, not {max_environments}")
         self.max_environments = max_environments
         self._idle_seconds = idle_seconds
-<<<<<<< HEAD
         self._ttl_interval = ttl_interval
         self._serving = False  # started whole: only then is there data worth saving on stop
         self._stopping = threading.Event()
         self._reapers: list[threading.Thread] = []
-=======
-        self._stopping = threading.Event()
-        self._reaper: threading.Thread | None = None
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
         self.sink: Sink = sink or ConsoleSink()
         self._lock = threading.Lock()
         self._moto: MotoServer | None = None
@@ -214,15 +200,11 @@ class DevStack:
     def pids(self) -> dict[str, int]:
         """Every live child process: "moto" and each execution environment, by the function's
         LogicalId ("ValidateFunction", then "ValidateFunction#2", ...)."""
-<<<<<<< HEAD
         found = {
             child.name: child.pid
             for child in (self._moto, self._localstack)
             if child is not None and child.pid and child.alive()
         }
-=======
-        found = {"moto": self._moto.pid} if self._moto and self._moto.pid and self._moto.alive() else {}
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
         for pool in self.functions.values():
             found.update(pool.pids())
         return found
@@ -263,17 +245,12 @@ class DevStack:
             create_resources(self.template, self.client, secrets)
             data.restore(self.template, self.client, self.data_dir)
             self._start_workers()
-<<<<<<< HEAD
             self._reapers = [
                 threading.Thread(target=self._reap, name="reaper", daemon=True),
                 threading.Thread(target=self._expire, name="ttl", daemon=True),
             ]
             for reaper in self._reapers:
                 reaper.start()
-=======
-            self._reaper = threading.Thread(target=self._reap, name="reaper", daemon=True)
-            self._reaper.start()
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
             self._wait_functions()
             # Last: requests already wait in the bound socket's backlog, so the first answer of
             # /v1/health comes when everything is up.
@@ -389,7 +366,6 @@ class DevStack:
             for pool in self.functions.values():
                 pool.reap(self._idle_seconds)
 
-<<<<<<< HEAD
     def _expire(self) -> None:
         while not self._stopping.wait(self._ttl_interval):
             try:
@@ -397,8 +373,6 @@ class DevStack:
             except Exception as exc:  # the emulator is busy or going away: next round
                 self.sink.write("ttl", f"deleting expired items failed: {exc!r}")
 
-=======
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
     def _start_gateway(self) -> None:
         gateway = Gateway(
             self.topology,
@@ -450,15 +424,9 @@ class DevStack:
     def stop(self) -> None:
         with self._lock:
             self._stopping.set()
-<<<<<<< HEAD
             for reaper in self._reapers:
                 reaper.join()
             self._reapers = []
-=======
-            if self._reaper is not None:
-                self._reaper.join()
-                self._reaper = None
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
             for worker in self.workers:
                 worker.request_stop()  # all at once: each may be in a long poll
             for worker in self.workers:

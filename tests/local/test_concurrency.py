@@ -237,10 +237,7 @@ def test_a_crash_right_after_the_original_is_written_ends_ready_or_keeps_nothing
         await_drained(observed.stack, "ValidateQueue", "ThumbnailQueue")
 
         attempts = observed.invocations(f"incoming/{image_id}")
-<<<<<<< HEAD
-=======
         print(f"ended {image['status']} after {len(attempts)} validate invocations")
->>>>>>> 22c5e9503ade7678a49ee515754d8177fcc4524e
         assert attempts[0].ended is None, "the first attempt did not crash"
         assert any(seen["receive_count"] > 1 for attempt in attempts[1:] for seen in attempt.objects)
         if image["status"] == "READY":
