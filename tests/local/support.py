@@ -10,14 +10,26 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from infra.local import DevStack
+from infra.local.processes import FileSink
 
 DEADLINE_SECONDS = 60.0
 FINAL = {"READY", "REJECTED", "FAILED"}
+
+
+@contextmanager
+def stack_of_its_own(state: Path, **options: Any) -> Iterator[DevStack]:
+    """A running DevStack on free ports with its state and its log (`stack.log`) in `state`:
+    the stack of a test module that overrides handlers, environments or parameters."""
+    sink = FileSink(state / "stack.log")
+    with DevStack(api_port=0, aws_port=0, state_dir=state, sink=sink, **options) as running:
+        yield running
+    sink.close()
 
 
 def eventually[T](

@@ -29,8 +29,14 @@ import pytest
 from PIL import Image, ImageStat
 
 from infra.local import DevStack
-from infra.local.processes import FileSink
-from tests.local.support import User, assert_upload_lands, await_drained, objects_of, user_of
+from tests.local.support import (
+    User,
+    assert_upload_lands,
+    await_drained,
+    objects_of,
+    stack_of_its_own,
+    user_of,
+)
 from tests.photos import make_photo
 
 pytestmark = pytest.mark.local
@@ -143,13 +149,9 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     """A stack of its own whose ValidateFunction is the real handler, observed (and crashing
     for the images the crash test names)."""
     state = tmp_path_factory.mktemp("observed-stack")
-    sink = FileSink(state / "stack.log")
     record, crash_list = state / "invocations.jsonl", state / "crash-after-original.txt"
-    running = DevStack(
-        api_port=0,
-        aws_port=0,
-        state_dir=state,
-        sink=sink,
+    with stack_of_its_own(
+        state,
         handler_overrides={"ValidateFunction": "tests.local.observed_validate.handler"},
         env_overrides={
             "ValidateFunction": {
@@ -158,10 +160,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
                 "LATE_RETRY_SECONDS": str(LATE_RETRY_SECONDS),
             }
         },
-    )
-    with running:
+    ) as running:
         yield Observed(running, record, crash_list)
-    sink.close()
 
 
 def assert_one_image_from(user: User, image_id: str, sources: tuple[Source, ...]) -> Source:

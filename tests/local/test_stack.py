@@ -22,8 +22,7 @@ import pytest
 
 from infra.local import DevStack
 from infra.local.gateway import listening_socket
-from infra.local.processes import FileSink
-from tests.local.support import await_drained, eventually
+from tests.local.support import await_drained, eventually, stack_of_its_own
 
 pytestmark = pytest.mark.local
 
@@ -234,12 +233,8 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
     environments per function, stopped after 3 s idle."""
     state = tmp_path_factory.mktemp("probe-stack")
     output = state / "batches.jsonl"
-    sink = FileSink(state / "stack.log")
-    probed = DevStack(
-        api_port=0,
-        aws_port=0,
-        state_dir=state,
-        sink=sink,
+    with stack_of_its_own(
+        state,
         eager=False,
         retry_delay=0,
         max_environments=3,
@@ -251,10 +246,8 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
         env_overrides={
             "ValidateFunction": {"PROBE_OUTPUT": str(output), "PROBE_FAIL_KEYS": json.dumps([POISON_KEY])}
         },
-    )
-    with probed:
+    ) as probed:
         yield Probe(probed, output)
-    sink.close()
 
 
 def _echo(probe: Probe, path: str = "/v1/images/abc", **kwargs: Any) -> httpx.Response:
