@@ -76,7 +76,8 @@ def short_slots(tmp_path: Path) -> Iterator[DevStack]:
         tmp_path,
         "moto",
         ttl_interval=1.0,
-        env_overrides={"CreateUploadFunction": {"PENDING_TTL_SECONDS": "2"}},
+        # Long enough for a slot to be made and read on a loaded machine, short enough to wait for.
+        env_overrides={"CreateUploadFunction": {"PENDING_TTL_SECONDS": "10"}},
     )
     with stack:
         yield stack
