@@ -71,7 +71,7 @@ def test_an_image_survives_a_restart_on_the_same_ports_at_once(backend: str, tmp
 
 @pytest.fixture
 def short_slots(tmp_path: Path) -> Iterator[DevStack]:
-    """A stack whose upload slots expire after 2 s, checked every second."""
+    """A stack whose upload slots expire after 10 s, checked every second."""
     stack = _stack(
         tmp_path,
         "moto",
