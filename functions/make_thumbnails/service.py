@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from make_thumbnails import imaging
+from make_thumbnails import facts, imaging
 from shoebox import records, variants
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
@@ -82,8 +82,12 @@ class MakeThumbnails:
             )
             self.store.put_immutable(self.media_bucket, variant.key, thumbnail.data, variant.content_type)
             made.append(variant)
+        # The smallest thumbnail is last: upright and sRGB, what the placeholder is made from.
+        placeholder = facts.placeholder_of(thumbnails[-1].data)
         try:
-            records.mark_ready(image_id, made, record.source_etag)
+            records.mark_ready(
+                image_id, made, record.source_etag, placeholder=placeholder, taken_at=facts.taken_at(data)
+            )
         except TransitionRefused:
             self._refused(image_id)
             return
