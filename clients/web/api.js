@@ -2,11 +2,12 @@
 
 /** A failure the page can explain: `code` and `message` come from the server when it said. */
 export class ApiError extends Error {
-  constructor(status, code, message, details = {}) {
+  constructor(status, code, message, details = {}, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter; // seconds, from a 429's Retry-After
   }
 }
 
@@ -26,7 +27,8 @@ async function errorFrom(response) {
   } catch {
     // Not JSON: keep the status line.
   }
-  return new ApiError(response.status, code, message, details);
+  const retryAfter = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return new ApiError(response.status, code, message, details, Number.isNaN(retryAfter) ? null : retryAfter);
 }
 
 /**
@@ -59,17 +61,30 @@ export function createApi(baseUrl, getToken, onUnauthorized) {
     return response.status === 204 ? null : response.json();
   }
 
+  const image = (id) => `/v1/images/${encodeURIComponent(id)}`;
+  const upload = (id) => `/v1/uploads/${encodeURIComponent(id)}`;
   return {
     localToken: (sub) => request("POST", "/_local/token", { sub }),
-    createUpload: (file, contentType) =>
-      request("POST", "/v1/uploads", { filename: file.name, content_type: contentType, size: file.size }),
+    /** 201 {image, upload}, or 200 {image, duplicate: true} for bytes the user has READY. */
+    createUpload: ({ filename, contentType, size, sha256, method }) =>
+      request("POST", "/v1/uploads", { filename, content_type: contentType, size, sha256, method }),
+    /** A PENDING upload: the parts S3 holds ({number, size, etag}) and URLs for the rest. */
+    getUpload: (id) => request("GET", upload(id)),
+    completeUpload: (id, parts) => request("POST", `${upload(id)}/complete`, { parts }),
+    cancelUpload: (id) => request("DELETE", upload(id)),
+    usage: () => request("GET", "/v1/usage"),
     listImages: (cursor, limit = 24) => {
       const query = new URLSearchParams({ limit: String(limit) });
       if (cursor) query.set("cursor", cursor);
       return request("GET", `/v1/images?${query}`);
     },
-    getImage: (id) => request("GET", `/v1/images/${encodeURIComponent(id)}`),
-    deleteImage: (id) => request("DELETE", `/v1/images/${encodeURIComponent(id)}`),
+    /** The user's images among `ids` (at most 100) in one request: unknown ids are left out. */
+    imagesByIds: (ids) => request("GET", `/v1/images?${new URLSearchParams({ ids: ids.join(",") })}`),
+    getImage: (id) => request("GET", image(id)),
+    deleteImage: (id) => request("DELETE", image(id)),
+    createShare: (id, expiresIn) => request("POST", `${image(id)}/shares`, { expires_in: expiresIn }),
+    listShares: (id) => request("GET", `${image(id)}/shares`),
+    deleteShare: (shareId) => request("DELETE", `/v1/shares/${encodeURIComponent(shareId)}`),
   };
 }
 

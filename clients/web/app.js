@@ -1,13 +1,15 @@
-// The upload page: sign-in, uploads straight to S3 with progress and live status, the gallery.
+// The upload page: sign-in, uploads straight to S3 with progress and live status, the gallery,
+// the viewer and share links.
 import { ApiError, createApi, uploadToStorage } from "./api.js";
 import * as auth from "./auth.js";
+import { createSharing } from "./shares.js";
+import { placeholderUrl } from "./thumbhash.js";
+import { $, announce, describe, humanSize, sleep } from "./ui.js";
+import { createViewer, srcsetOf } from "./viewer.js";
 
-const $ = (selector, root = document) => root.querySelector(selector);
 const FINAL = new Set(["READY", "REJECTED", "FAILED"]);
 const THUMBNAILS = ["256", "512", "1024"];
 const PAGE_SIZE = 24;
-// Presigned GETs live 5 minutes (DOWNLOAD_URL_TTL_SECONDS); refresh a little before that.
-const URL_MAX_AGE_MS = 4 * 60 * 1000;
 const POLL_DELAYS_MS = [400, 600, 800, 1000, 1500, 2000, 3000];
 const POLL_GIVE_UP_MS = 3 * 60 * 1000;
 // The gallery's columns are 200–320 px wide; one column on narrow phones.
@@ -15,15 +17,12 @@ const THUMB_SIZES = "(max-width: 420px) 100vw, (max-width: 800px) 50vw, 320px";
 
 let config = null;
 let api = null;
+let viewer = null;
+let sharing = null;
 const cards = new Map(); // image id -> {image, element, fetchedAt}
 let nextCursor = null;
 
 // ------------------------------------------------------------------ messages
-
-function describe(error) {
-  if (error instanceof ApiError) return `${error.message} (${error.code})`;
-  return error?.message || String(error);
-}
 
 function showNotice(message) {
   $("#notice-text").textContent = message;
@@ -34,19 +33,6 @@ function clearNotice() {
   $("#notice").hidden = true;
   $("#notice-text").textContent = "";
 }
-
-/** Say something to screen readers once (the live region), without repeating progress ticks. */
-function announce(message) {
-  $("#announcer").textContent = message;
-}
-
-function humanSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------ configuration & sign-in
 
@@ -71,6 +57,7 @@ function showSignedOut() {
   $("#local-form").hidden = mode !== "local";
   $("#token-form").hidden = mode !== "token";
   $("#cognito-box").hidden = mode !== "cognito";
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   cards.clear();
   $("#gallery").replaceChildren();
   $("#uploads").replaceChildren();
@@ -203,7 +190,8 @@ async function uploadFile(file) {
   row.state("starting", "Asking for an upload slot…");
   let image;
   try {
-    const created = await api.createUpload(file, await contentTypeOf(file));
+    const contentType = await contentTypeOf(file);
+    const created = await api.createUpload({ filename: file.name, contentType, size: file.size });
     image = created.image;
     upsertCard(image, { atTop: true });
     row.state("uploading", "Uploading…");
@@ -248,29 +236,34 @@ function uploadFiles(fileList) {
 
 // ------------------------------------------------------------------ gallery
 
-// srcset separates candidates by commas and spaces: keep them out of the URLs (both are
-// equivalent percent-encoded in a query string).
-const srcsetUrl = (url) => url.replace(/,/g, "%2C").replace(/ /g, "%20");
-
+/** The card's thumbnail: a button that opens the viewer, its placeholder painted underneath. */
 function pictureOf(entry) {
   const { image } = entry;
   const variants = image.variants;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "view";
+  button.setAttribute("aria-label", `View ${image.filename}`);
+  const placeholder = placeholderUrl(image.placeholder);
+  if (placeholder) button.style.backgroundImage = `url("${placeholder}")`;
   const img = document.createElement("img");
   img.alt = image.filename;
   img.decoding = "async";
   img.loading = "lazy";
-  const thumbs = THUMBNAILS.filter((name) => variants[name]);
   const fallback = variants["512"] || variants["256"] || variants.original;
-  if (thumbs.length) {
+  const srcset = srcsetOf(variants, THUMBNAILS);
+  if (srcset) {
     img.sizes = THUMB_SIZES;
-    img.srcset = thumbs.map((name) => `${srcsetUrl(variants[name].url)} ${variants[name].width}w`).join(", ");
+    img.srcset = srcset;
   }
   img.src = fallback.url;
   img.width = fallback.width;
   img.height = fallback.height;
-  // An expired presigned URL: get fresh ones once.
+  // The signed URLs last a whole window; one that expired meanwhile is replaced once.
   img.addEventListener("error", () => refreshCard(image.id, { onlyIfStale: true }), { once: true });
-  return img;
+  button.addEventListener("click", () => viewer.open(image.id));
+  button.append(img);
+  return button;
 }
 
 function placeholderOf(image) {
@@ -303,9 +296,11 @@ function renderCard(entry) {
   reason.hidden = !image.error;
   const open = $(".open", element);
   open.hidden = !ready;
+  $(".share", element).hidden = !ready;
   if (ready) {
     open.href = image.variants.original.url;
     open.setAttribute("aria-label", `Open original of ${image.filename}`);
+    $(".share", element).setAttribute("aria-label", `Share ${image.filename}`);
   }
   $(".delete", element).setAttribute("aria-label", `Delete ${image.filename}`);
 }
@@ -316,14 +311,17 @@ function upsertCard(image, { atTop }) {
     const changed = entry.image.status !== image.status || entry.image.updated_at !== image.updated_at;
     entry.image = image;
     entry.fetchedAt = Date.now();
-    if (changed) renderCard(entry);
+    if (changed) {
+      renderCard(entry);
+      viewer.update(image.id);
+    }
     return;
   }
   const element = $("#card").content.firstElementChild.cloneNode(true);
   entry = { image, element, fetchedAt: Date.now() };
   cards.set(image.id, entry);
   $(".delete", element).addEventListener("click", () => deleteCard(image.id));
-  $(".open", element).addEventListener("click", (event) => openOriginal(event, image.id));
+  $(".share", element).addEventListener("click", () => sharing.open(cards.get(image.id).image));
   renderCard(entry);
   if (atTop) $("#gallery").prepend(element);
   else $("#gallery").append(element);
@@ -334,13 +332,26 @@ function removeCard(id) {
   cards.get(id)?.element.remove();
   cards.delete(id);
   updateEmpty();
+  viewer.update(id);
+}
+
+/** The READY images in gallery order: what the viewer moves through. */
+function readyImages() {
+  return [...document.querySelectorAll("#gallery li.card[data-status=READY]")]
+    .map((element) => cards.get(element.dataset.id)?.image)
+    .filter((image) => image?.variants.original);
+}
+
+function focusCard(id) {
+  const element = cards.get(id)?.element;
+  ($(".view", element || document) || $("#gallery-title")).focus();
 }
 
 function updateEmpty() {
   $("#gallery-empty").hidden = cards.size > 0;
 }
 
-/** Fetch the image again (fresh presigned URLs); a 404 means it is gone. */
+/** Fetch the image again (the URLs of a new window); a 404 means it is gone. */
 async function refreshCard(id, { onlyIfStale = false } = {}) {
   const entry = cards.get(id);
   if (!entry || (onlyIfStale && Date.now() - entry.fetchedAt < 30_000)) return null;
@@ -349,25 +360,11 @@ async function refreshCard(id, { onlyIfStale = false } = {}) {
     entry.image = image;
     entry.fetchedAt = Date.now();
     renderCard(entry);
+    viewer.update(id);
     return image;
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) removeCard(id);
     return null;
-  }
-}
-
-/** Presigned links expire: an old one is swapped for a fresh one in the tab being opened. */
-async function openOriginal(event, id) {
-  const entry = cards.get(id);
-  if (!entry || Date.now() - entry.fetchedAt < URL_MAX_AGE_MS) return;
-  event.preventDefault();
-  const tab = window.open("", "_blank"); // opened now, while the click still allows pop-ups
-  const image = await refreshCard(id);
-  if (tab && image?.variants.original) {
-    tab.opener = null;
-    tab.location.href = image.variants.original.url;
-  } else {
-    tab?.close();
   }
 }
 
@@ -469,6 +466,8 @@ async function main() {
     return;
   }
   api = createApi(config.apiUrl, () => auth.currentSession()?.token, onUnauthorized);
+  sharing = createSharing({ api });
+  viewer = createViewer({ images: readyImages, focusCard, onShare: (image) => sharing.open(image) });
   if (config.auth.mode === "cognito") {
     try {
       await auth.finishCognitoSignIn(config.auth.cognito);
