@@ -49,6 +49,7 @@ class RejectionCode(StrEnum):
     TOO_MANY_PIXELS = "TOO_MANY_PIXELS"
     TOO_MANY_FRAMES = "TOO_MANY_FRAMES"
     CORRUPT_IMAGE = "CORRUPT_IMAGE"
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
 
 
 class Rejection(Exception):
@@ -574,3 +575,14 @@ def _decode_fully(data: bytes, fmt: str, limits: Limits) -> tuple[int, int, int]
     if orientation in _SWAPS_AXES:
         width, height = height, width
     return width, height, frames
+
+
+def check_sha256(data: bytes, declared: str | None) -> str:
+    """The hex SHA-256 of the uploaded bytes (what an Image's `sha256` is: SPEC §3); with a
+    declared one, the bytes must be those it was declared for."""
+    digest = hashlib.sha256(data).hexdigest()
+    if declared is not None and digest != declared.lower():
+        raise Rejection(
+            RejectionCode.CHECKSUM_MISMATCH, f"the bytes' SHA-256 is {digest}, not the {declared} declared"
+        )
+    return digest

@@ -6,7 +6,8 @@ other object sent to the slot is deleted unprocessed (SPEC §1, DESIGN decision 
 1. Read the record. Not claimable by E (gone, DELETING, READY, REJECTED, FAILED, PROCESSING for
    another object, or E's own claim with its original stored: a late duplicate or retry):
    delete E, write nothing.
-2. Read E's bytes (If-Match E) and run the rules in memory; reading writes nothing. E replaced
+2. Read E's bytes (If-Match E) and run the rules in memory (a declared SHA-256 first:
+   CHECKSUM_MISMATCH); reading writes nothing. E replaced
    or gone while the slot is unclaimed: the newer object has its own event. E's own claim whose
    bytes are gone before its original was stored: SourceLost (retries, then FAILED).
 3. One conditional write claims the slot and carries the outcome (claim_accepted → PROCESSING,
@@ -36,14 +37,14 @@ Interleavings this order answers (tests/functional/test_pipeline_races.py):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shoebox import keys, records, variants
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
 from shoebox.observability import MetricUnit, count_rejection, logger, metrics
 from shoebox.pipeline import ObjectCreated
-from shoebox.records import ImageRecord, Status
+from shoebox.records import ImageRecord, Method, Status
 from shoebox.settings import Settings
 from validate_upload import rules
 
@@ -59,6 +60,7 @@ class ValidateUpload:
     uploads_bucket: str
     media_bucket: str
     limits: rules.Limits
+    multipart_max_bytes: int  # a MULTIPART upload's limit, in place of limits.max_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings, store: ObjectStore) -> ValidateUpload:
@@ -71,6 +73,7 @@ class ValidateUpload:
                 max_pixels=settings.max_pixels,
                 max_frames=settings.max_frames,
             ),
+            multipart_max_bytes=settings.max_multipart_upload_bytes,
         )
 
     def __call__(self, created: ObjectCreated) -> None:
@@ -85,17 +88,26 @@ class ValidateUpload:
         if record is None or not records.may_claim(record, created.etag):
             self._discard(created, record)
             return
+        limits = self._limits_for(record)
         try:
             # Before reading a byte: the event says how big the object is.
-            rules.check_size(created.size, int(record.size), self.limits)
-            data = self._read(created, record)
+            rules.check_size(created.size, int(record.size), limits)
+            data = self._read(created, record, limits)
             if data is None:
                 return
-            clean = rules.validate(data, record.content_type, int(record.size), self.limits)
+            # First: bytes other than the declared ones are refused whatever they are.
+            sha256 = rules.check_sha256(data, record.sha256)
+            clean = rules.validate(data, record.content_type, int(record.size), limits)
         except rules.Rejection as rejection:
             self._reject(record, created, rejection)
             return
-        self._accept(record, created, clean)
+        self._accept(record, created, clean, sha256)
+
+    def _limits_for(self, record: ImageRecord) -> rules.Limits:
+        """A multipart upload may be bigger than any other (its slot allowed it)."""
+        if record.method is Method.MULTIPART:
+            return replace(self.limits, max_bytes=max(self.limits.max_bytes, self.multipart_max_bytes))
+        return self.limits
 
     def claim_of(self, created: ObjectCreated) -> str:
         """A failure on an object fails its image only while unclaimed or claimed by it."""
@@ -106,13 +118,13 @@ class ValidateUpload:
         self.store.delete(self.uploads_bucket, variants.object_keys(image_id)["uploads"])
         self.store.delete(self.media_bucket, [keys.original_key(image_id)])
 
-    def _read(self, created: ObjectCreated, record: ImageRecord) -> bytes | None:
+    def _read(self, created: ObjectCreated, record: ImageRecord, limits: rules.Limits) -> bytes | None:
         """The bytes of exactly the object version of the event (If-Match on its ETag), or None
         when there is nothing to do with that version."""
 
         def check_served_size(size: int) -> None:
             # The event's size is S3's own, but check what is actually served before reading it.
-            rules.check_size(size, int(record.size), self.limits)
+            rules.check_size(size, int(record.size), limits)
 
         try:
             stored = self.store.read(created.bucket, created.key, created.etag, check_size=check_served_size)
@@ -140,7 +152,9 @@ class ValidateUpload:
         count_rejection(code)
         self._delete_source(created)
 
-    def _accept(self, record: ImageRecord, created: ObjectCreated, clean: rules.CleanImage) -> None:
+    def _accept(
+        self, record: ImageRecord, created: ObjectCreated, clean: rules.CleanImage, sha256: str
+    ) -> None:
         image_id = record.id
         accepted = records.Accepted(
             stored_size=len(clean.data),
@@ -148,7 +162,7 @@ class ValidateUpload:
             format=clean.format,
             width=clean.width,
             height=clean.height,
-            sha256=clean.sha256,
+            sha256=sha256,  # of the uploaded bytes; the stored original's own is in its metadata
             source_etag=created.etag,
         )
         try:
@@ -162,7 +176,8 @@ class ValidateUpload:
             original,
             clean.data,
             clean.content_type,
-            metadata={"image-id": image_id, "sha256": clean.sha256},
+            # Which upload it came from (its SHA-256, as the record has it); S3 checksums it itself.
+            metadata={"image-id": image_id, "upload-sha256": sha256},
         )
         try:
             records.confirm_original(image_id, created.etag)

@@ -2,7 +2,8 @@
 
 Ports come from SHOEBOX_API_PORT (default 3000) and SHOEBOX_AWS_PORT (default 4566); the local
 key material (issuer and CDN key pairs, generated secrets) lives in SHOEBOX_STATE_DIR (default
-.shoebox/ in the repo).
+.shoebox/ in the repo); SHOEBOX_PARAMETER_OVERRIDES="Key=Value Key2=Value2" sets template
+parameters, as `sam deploy --parameter-overrides` does (e.g. MaxImagesPerOwner=3).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import FrameType
 
 from infra.local.processes import ConsoleSink
 from infra.local.stack import DevStack, PortInUse
+from infra.local.template import TemplateError, parameter_overrides
 
 
 def _port(name: str, default: int) -> int:
@@ -55,10 +57,15 @@ def main() -> int:
     # stdout is the stack's own lines (sinks and banner); Python's logging, if any, goes to stderr.
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
     state = os.environ.get("SHOEBOX_STATE_DIR", "").strip()
+    try:
+        parameters = parameter_overrides(os.environ.get("SHOEBOX_PARAMETER_OVERRIDES", ""))
+    except TemplateError as exc:
+        raise SystemExit(f"SHOEBOX_PARAMETER_OVERRIDES: {exc}") from None
     stack = DevStack(
         api_port=_port("SHOEBOX_API_PORT", 3000),
         aws_port=_port("SHOEBOX_AWS_PORT", 4566),
         state_dir=Path(state) if state else None,
+        parameters=parameters,
         sink=ConsoleSink(sys.stdout),
     )
     stopping = threading.Event()
@@ -78,7 +85,7 @@ def main() -> int:
             stopping.wait()
     except KeyboardInterrupt:
         pass  # a second Ctrl-C during start-up
-    except PortInUse as exc:
+    except (PortInUse, TemplateError) as exc:  # a taken port; an unknown parameter
         print(f"\n{exc}", file=sys.stderr, flush=True)
         return 1
     finally:

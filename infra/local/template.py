@@ -10,6 +10,7 @@ Physical names are what CloudFormation gives: a resource's explicit name propert
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,18 @@ def load_template(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return document
+
+
+def parameter_overrides(text: str) -> dict[str, str]:
+    """`Key=Value Key2="a value"`, as `sam deploy --parameter-overrides` takes them (and
+    SHOEBOX_PARAMETER_OVERRIDES for the local stack): whitespace-separated, shell quoting."""
+    found: dict[str, str] = {}
+    for token in shlex.split(text):
+        name, equals, value = token.partition("=")
+        if not equals or not name:
+            raise TemplateError(f"parameter override {token!r} is not Key=Value")
+        found[name] = value
+    return found
 
 
 def intrinsic(node: Any) -> tuple[str, Any] | None:

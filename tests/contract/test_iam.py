@@ -58,11 +58,37 @@ LOGS: set[Grant] = {
 EXPECTED: dict[str, set[Grant]] = {
     "HealthFunction": set(),
     "CreateUploadFunction": {
-        ("dynamodb:PutItem",         "${ImagesTable.Arn}"),
-        ("s3:PutObject",             "${UploadsBucket.Arn}/incoming/*"),   # only signs the presigned POST/PUT
+        ("dynamodb:PutItem",         "${ImagesTable.Arn}"),                # the record
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),                # the usage item; a duplicate
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),                # the slot, with the record
+        ("dynamodb:Query",           "${ImagesTable.Arn}/index/ready-by-sha256"),  # dedup
+        ("s3:PutObject",             "${UploadsBucket.Arn}/incoming/*"),   # signs; CreateMultipartUpload
+        ("s3:AbortMultipartUpload",  "${UploadsBucket.Arn}/incoming/*"),   # a refused multipart slot
+    },
+    "GetUploadFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("s3:ListMultipartUploadParts", "${UploadsBucket.Arn}/incoming/*"),
+        ("s3:PutObject",             "${UploadsBucket.Arn}/incoming/*"),   # only signs fresh URLs
+    },
+    "CompleteUploadFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),                # completion_requested
+        ("s3:ListMultipartUploadParts", "${UploadsBucket.Arn}/incoming/*"),
+        ("s3:PutObject",             "${UploadsBucket.Arn}/incoming/*"),   # CompleteMultipartUpload
+    },
+    "CancelUploadFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
+        ("dynamodb:DeleteItem",      "${ImagesTable.Arn}"),                # the record
+        ("dynamodb:UpdateItem",      "${ImagesTable.Arn}"),                # its slot, in one transaction
+        ("s3:AbortMultipartUpload",  "${UploadsBucket.Arn}/incoming/*"),
+        ("s3:DeleteObject",          "${UploadsBucket.Arn}/incoming/*"),
+    },
+    "GetUsageFunction": {
+        ("dynamodb:GetItem",         "${ImagesTable.Arn}"),                # the usage item
     },
     "ListImagesFunction": {
         ("dynamodb:Query",           "${ImagesTable.Arn}/index/by-owner"),  # never the table itself
+        ("dynamodb:BatchGetItem",    "${ImagesTable.Arn}"),                # ?ids=, owner checked per item
         ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # signs the items' CDN URLs
     },
     "GetImageFunction": {
@@ -142,6 +168,10 @@ API_FUNCTIONS = {
     "DeleteShareFunction",
     "ViewShareFunction",
     "GetSharedContentFunction",
+    "GetUploadFunction",
+    "CompleteUploadFunction",
+    "CancelUploadFunction",
+    "GetUsageFunction",
 }
 PUBLIC_FUNCTIONS = {"HealthFunction", "ViewShareFunction", "GetSharedContentFunction"}
 S3_WRITES = {"s3:PutObject", "s3:DeleteObject"}
@@ -274,9 +304,13 @@ def test_s3_writes_are_confined_to_a_prefix(grants: dict[str, set[Grant]]) -> No
     assert not whole_bucket
 
 
-def test_list_images_reads_the_table_only_through_the_owner_index(grants: dict[str, set[Grant]]) -> None:
+def test_list_images_reads_the_table_only_through_the_owner_index_or_by_id(
+    grants: dict[str, set[Grant]],
+) -> None:
+    # No Scan, no write: a page is a query of the owner's index; ?ids= a batch of key reads.
     assert {pair for pair in grants["ListImagesFunction"] if pair[0].startswith("dynamodb:")} == {
-        ("dynamodb:Query", "${ImagesTable.Arn}/index/by-owner")
+        ("dynamodb:Query", "${ImagesTable.Arn}/index/by-owner"),
+        ("dynamodb:BatchGetItem", "${ImagesTable.Arn}"),
     }
 
 

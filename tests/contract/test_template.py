@@ -105,7 +105,7 @@ def test_the_table_matches_the_model() -> None:
     assert template_types == model_types
     template_indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
     model_indexes = {index["index_name"]: index for index in schema["global_secondary_indexes"]}
-    assert set(template_indexes) == set(model_indexes) == {"by-owner"}
+    assert set(template_indexes) == set(model_indexes) == {"by-owner", "ready-by-sha256"}
     for name, index in template_indexes.items():
         assert _key_schema(index["KeySchema"]) == _key_schema(model_indexes[name]["key_schema"])
         assert index["Projection"]["ProjectionType"] == model_indexes[name]["projection"]["ProjectionType"]

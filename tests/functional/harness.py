@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from cancel_upload.handler import handler as cancel_upload
+from complete_upload.handler import handler as complete_upload
 from create_share.handler import handler as create_share
 from create_upload.handler import handler as create_upload
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +29,8 @@ from delete_share.handler import handler as delete_share
 from get_content.handler import handler as get_content
 from get_image.handler import handler as get_image
 from get_shared_content.handler import handler as get_shared_content
+from get_upload.handler import handler as get_upload
+from get_usage.handler import handler as get_usage
 from list_images.handler import handler as list_images
 from list_shares.handler import handler as list_shares
 from view_share.handler import handler as view_share
@@ -136,7 +140,7 @@ def invoke(handler: Any, event: dict[str, Any], function_name: str = "ShoeboxFun
 
 
 class Api:
-    """The routes, called through their real Lambda handlers with real event payloads."""
+    """The API routes, called through their real Lambda handlers with real event payloads."""
 
     handlers: ClassVar[dict[str, Any]] = {
         "create_upload": create_upload,
@@ -149,6 +153,10 @@ class Api:
         "delete_share": delete_share,
         "view_share": view_share,
         "get_shared_content": get_shared_content,
+        "get_upload": get_upload,
+        "complete_upload": complete_upload,
+        "cancel_upload": cancel_upload,
+        "get_usage": get_usage,
     }
 
     def call(self, function: str, event: dict[str, Any]) -> Reply:
@@ -176,6 +184,22 @@ class Api:
         query = {"variant": variant} if variant is not None else {}
         event = load_event("apigw_get_content", path={"id": image_id}, query=query, sub=sub)
         return self.call("get_content", event)
+
+    def upload_status(self, image_id: str, *, sub: str = "alice") -> Reply:
+        return self.call("get_upload", load_event("apigw_get_upload", path={"id": image_id}, sub=sub))
+
+    def complete(self, image_id: str, parts: Any, *, sub: str = "alice") -> Reply:
+        event = load_event("apigw_complete_upload", path={"id": image_id}, body={"parts": parts}, sub=sub)
+        return self.call("complete_upload", event)
+
+    def cancel(self, image_id: str, *, sub: str = "alice") -> Reply:
+        return self.call("cancel_upload", load_event("apigw_cancel_upload", path={"id": image_id}, sub=sub))
+
+    def usage(self, *, sub: str = "alice") -> dict[str, Any]:
+        reply = self.call("get_usage", load_event("apigw_get_usage", sub=sub))
+        assert reply.status == 200, reply.body
+        found: dict[str, Any] = reply.json
+        return found
 
     def delete(self, image_id: str, *, sub: str = "alice", **overrides: Any) -> Reply:
         event = load_event("apigw_delete_image", path={"id": image_id}, sub=sub, **overrides)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from PIL import ExifTags, Image
 from shoebox import keys, records, variants
 from shoebox.records import Status
 from tests.functional.pipeline_support import (
+    OWNER,
     Flow,
     delete_concurrently,
     etag_in,
@@ -23,6 +25,7 @@ from tests.functional.pipeline_support import (
     photo,
     redelivered,
 )
+from tests.quota import assert_usage_exact
 
 # Two files told apart by every derived object: A is landscape, B portrait.
 A_SIZE, B_SIZE = (1600, 1200), (900, 1200)
@@ -61,6 +64,13 @@ def validation_cut_short(
     return image_id, event
 
 
+@pytest.fixture(autouse=True)
+def usage_stays_exact(flow: Flow) -> Iterator[None]:
+    """Whatever the race, the owner's usage counts exactly what is left (shoebox.usage)."""
+    yield
+    assert_usage_exact(OWNER)
+
+
 def assert_one_file(flow: Flow, image_id: str, uploaded: bytes, upright: tuple[int, int]) -> None:
     """READY, and the record, the served original and every thumbnail come from `uploaded`; no
     upload is left in the slot."""
@@ -69,10 +79,10 @@ def assert_one_file(flow: Flow, image_id: str, uploaded: bytes, upright: tuple[i
     assert (record.width, record.height) == upright
     original = flow.s3.get_object(Bucket=flow.media, Key=keys.original_key(image_id))
     data = original["Body"].read()
-    # The record's checksum is that of this file (as uploaded, or its clean original) and is
-    # the one the original was stored with.
-    assert record.sha256 in {hashlib.sha256(uploaded).hexdigest(), hashlib.sha256(data).hexdigest()}
-    assert original["Metadata"]["sha256"] == record.sha256
+    # The record's checksum is that of this file as uploaded (SPEC §3), and the original was
+    # stored from that same upload.
+    assert record.sha256 == hashlib.sha256(uploaded).hexdigest()
+    assert original["Metadata"]["upload-sha256"] == record.sha256
     with Image.open(io.BytesIO(data)) as im:
         turned = im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
         assert im.size == ((upright[1], upright[0]) if turned else upright)

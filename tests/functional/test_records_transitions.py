@@ -3,6 +3,7 @@ which state each may leave, that a claim belongs to one object, and that nothing
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from shoebox import records
 from shoebox.errors import TransitionRefused
 from shoebox.records import Status
+from tests.quota import assert_usage_exact
 
 A, B = "etag-a", "etag-b"
 
@@ -85,11 +87,19 @@ def test_each_transition_leaves_only_the_states_it_names(cloud: Any, transition:
         after = records.find(image_id)
         assert after is not None
         assert after.status == ALLOWED[transition, state]
+        assert_usage_exact("alice")
+        # A retry (a duplicate event) moves nothing on and counts nothing twice.
+        with contextlib.suppress(TransitionRefused):
+            TRANSITIONS[transition](image_id)
+        again = records.find(image_id)
+        assert again is not None
+        assert again.status == after.status
     else:
         with pytest.raises(TransitionRefused):
             TRANSITIONS[transition](image_id)
         after = records.find(image_id)
         assert (after and after.to_simple_dict()) == (before and before.to_simple_dict())
+    assert_usage_exact("alice")
 
 
 def test_a_claim_records_the_objects_etag_and_ends_the_slots_expiry(cloud: Any) -> None:

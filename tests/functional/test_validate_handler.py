@@ -54,7 +54,9 @@ def test_a_photo_is_accepted_stored_clean_and_its_upload_removed(
     assert stored["ContentType"] == "image/jpeg"
     assert "immutable" in stored["CacheControl"]
     assert record.stored_size == len(original)
-    assert record.sha256 == hashlib.sha256(original).hexdigest()
+    # The SHA-256 of the bytes as uploaded (SPEC §3), not of the clean original that differs.
+    assert record.sha256 == hashlib.sha256(data).hexdigest() != hashlib.sha256(original).hexdigest()
+    assert stored["Metadata"]["upload-sha256"] == record.sha256
     with Image.open(io.BytesIO(original)) as im:
         assert not im.getexif().get_ifd(ExifTags.IFD.GPSInfo)  # no location
         assert im.getexif()[ExifTags.Base.Orientation] == 6

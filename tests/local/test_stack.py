@@ -194,7 +194,10 @@ def test_buckets_queues_and_table_are_made_from_the_template(stack: DevStack) ->
     assert int(redrive["maxReceiveCount"]) == 3
 
     table = dynamodb.describe_table(TableName=stack.names["ImagesTable"])["Table"]
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["by-owner"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == [
+        "by-owner",
+        "ready-by-sha256",
+    ]
     ttl = dynamodb.describe_time_to_live(TableName=stack.names["ImagesTable"])["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.template import ACCOUNT_ID, Template, TemplateError, load_template
+from infra.local.template import ACCOUNT_ID, Template, TemplateError, load_template, parameter_overrides
 from infra.local.topology import Topology, label
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,5 +227,37 @@ def test_the_api_takes_its_cors_from_globals() -> None:
     assert cors.allow_origins == ("http://a.test", "http://b.test")
     assert cors.allow_methods == ("GET", "POST", "DELETE", "OPTIONS")
     assert cors.allow_headers == ("authorization", "content-type")
-    assert cors.expose_headers == ("x-request-id", "location")
+    assert cors.expose_headers == ("x-request-id", "location", "retry-after")
     assert cors.max_age == 600
+
+
+def test_parameter_overrides_read_as_sam_deploy_takes_them() -> None:
+    text = (
+        'MaxImagesPerOwner=3  MaxPendingPerOwner=2 AllowedOrigins="http://a.test,http://b.test" JwtAudience='
+    )
+    assert parameter_overrides(text) == {
+        "MaxImagesPerOwner": "3",
+        "MaxPendingPerOwner": "2",
+        "AllowedOrigins": "http://a.test,http://b.test",
+        "JwtAudience": "",
+    }
+    assert parameter_overrides("  ") == {}
+    with pytest.raises(TemplateError, match="not Key=Value"):
+        parameter_overrides("MaxImagesPerOwner")
+    with pytest.raises(TemplateError, match="unknown parameters"):
+        Template(document(), {**LOCAL, **parameter_overrides("MaxImagesPerOwnr=3")})
+
+
+def test_overridden_quota_parameters_reach_the_functions_environments() -> None:
+    overridden = Topology(
+        Template(
+            document(),
+            {**LOCAL, "MaxImagesPerOwner": "3", "MaxMultipartUploadBytes": "1000"},
+            aws_url=AWS_URL,
+        ),
+        ROOT,
+    )
+    create = overridden.functions["CreateUploadFunction"].environment
+    assert (create["MAX_IMAGES_PER_OWNER"], create["MAX_PENDING_PER_OWNER"]) == ("3", "50")
+    assert overridden.functions["ValidateFunction"].environment["MAX_MULTIPART_UPLOAD_BYTES"] == "1000"
+    assert overridden.functions["GetUsageFunction"].environment["MAX_IMAGES_PER_OWNER"] == "3"

@@ -104,4 +104,7 @@ def test_local_socket_pairs_still_work() -> None:
     with left, right:
         left.sendall(b"ping")
         assert right.recv(4) == b"ping"
-    assert asyncio.run(asyncio.sleep(0, result="done")) == "done"
+    # An event loop of its own (asyncio.run would leave the thread without a current loop, which
+    # Mangum's handlers in a later test of the same process need).
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        assert runner.run(asyncio.sleep(0, result="done")) == "done"

@@ -476,3 +476,13 @@ def test_clean_image_describes_what_is_stored() -> None:
     clean = validate(samples.png(samples.marked()), "image/png")
     assert (clean.format, clean.content_type, clean.frames) == ("PNG", "image/png", 1)
     assert clean.sha256 == hashlib.sha256(clean.data).hexdigest()
+
+
+def test_the_sha256_is_of_the_bytes_as_uploaded_and_must_match_a_declared_one() -> None:
+    data = b"\xff\xd8\xff some upload"
+    digest = hashlib.sha256(data).hexdigest()
+    assert rules.check_sha256(data, None) == digest
+    assert rules.check_sha256(data, digest.upper()) == digest
+    with pytest.raises(rules.Rejection) as rejected:
+        rules.check_sha256(data + b"!", digest)
+    assert rejected.value.code == rules.RejectionCode.CHECKSUM_MISMATCH

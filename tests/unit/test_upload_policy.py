@@ -200,3 +200,42 @@ def test_the_disposition_is_safe_and_keeps_the_real_name(filename: str, fallback
     assert not any(char in disposition for char in "\r\n\x00")
     assert disposition.startswith(f"inline; filename=\"{fallback}\"; filename*=UTF-8''")
     assert unquote(disposition.split("UTF-8''", 1)[1]) == filename
+
+
+# ---------------------------------------------------------------- checksums and multipart parts
+
+DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # sha256("test")
+PINNED = base64.b64encode(bytes.fromhex(DIGEST)).decode()
+
+
+def test_a_declared_sha256_is_a_form_field_the_policy_pins_exactly() -> None:
+    key = keys.incoming_key(keys.new_image_id())
+    upload = presign.upload_post(BUCKET, key, "image/jpeg", 100, TTL, DIGEST)
+    assert upload.fields["x-amz-checksum-sha256"] == PINNED == "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+    assert exact_conditions(decode_policy(upload.fields))["x-amz-checksum-sha256"] == PINNED
+    # Without one, nothing about checksums.
+    plain = presign.upload_post(BUCKET, key, "image/jpeg", 100, TTL)
+    assert not [name for name in plain.fields if "checksum" in name]
+
+
+def test_a_declared_sha256_is_a_signed_header_of_the_put() -> None:
+    key = keys.incoming_key(keys.new_image_id())
+    upload = presign.upload_put(BUCKET, key, "image/png", TTL, DIGEST)
+    query = parse_qs(urlparse(upload.url).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-type;host;x-amz-checksum-sha256"]
+    assert upload.headers == {"Content-Type": "image/png", "x-amz-checksum-sha256": PINNED}
+    assert not [name for name in query if "checksum" in name.lower()]  # a header, not in the URL
+
+
+def test_part_urls_are_presigned_upload_parts_of_the_upload() -> None:
+    key = keys.incoming_key(keys.new_image_id())
+    parts = presign.upload_parts(BUCKET, key, "upload-1", [2, 5], TTL)
+    assert list(parts.urls) == [2, 5]
+    for number, url in parts.urls.items():
+        parsed = urlparse(url)
+        query = parse_qs(parsed.query)
+        assert parsed.path.endswith("/" + key)
+        assert (query["uploadId"], query["partNumber"]) == (["upload-1"], [str(number)])
+        assert query["X-Amz-Expires"] == [str(TTL)]
+        assert query["X-Amz-SignedHeaders"] == ["host"]  # any body; S3 takes the part as sent
+    assert parts.expires_at.endswith("Z")

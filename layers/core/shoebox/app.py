@@ -33,6 +33,7 @@ _HTTP_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",
+    429: "TOO_MANY_REQUESTS",
 }
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -97,7 +98,9 @@ def _field(error: Any) -> str:
 
 async def _on_shoebox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ShoeboxError)
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:

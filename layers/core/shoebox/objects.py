@@ -1,7 +1,10 @@
-"""The object store (S3) as Shoebox uses it: read an object, write an immutable one, delete keys.
+"""The object store (S3) as Shoebox uses it: read an object, write an immutable one, delete keys,
+and the server's side of a multipart upload (create, list parts, complete, abort).
 
 S3's error codes are translated here, once: a missing object is ObjectGone, an object whose ETag
-is no longer the one asked for is ObjectReplaced; anything else is S3's own error.
+is no longer the one asked for is ObjectReplaced, a multipart upload that no longer exists is
+UploadGone, a completion S3 refuses for its parts is PartsRefused; anything else is S3's own
+error.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ _DELETE_BATCH = 1000
 # GetObject answers NoSuchKey; a HEAD, or some S3-compatible servers, the bare status.
 _GONE = frozenset({"NoSuchKey", "404"})
 _REPLACED = frozenset({"PreconditionFailed", "412"})
+# What CompleteMultipartUpload answers for a part list that does not match the parts stored.
+_BAD_PARTS = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
 class ObjectGone(Exception):
@@ -31,6 +36,31 @@ class ObjectGone(Exception):
 
 class ObjectReplaced(Exception):
     """The object's ETag is no longer the one asked for: a newer version replaced it."""
+
+
+class UploadGone(Exception):
+    """The multipart upload does not exist (completed, aborted, or never was)."""
+
+
+class PartsRefused(Exception):
+    """S3 refused to complete a multipart upload with the parts given (`code` says why)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part S3 holds of a multipart upload."""
+
+    number: int
+    size: int
+    etag: str  # unquoted
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class StorageError(RuntimeError):
@@ -134,3 +164,54 @@ class ObjectStore:
             if errors:
                 failed = ", ".join(f"{error.get('Key')} ({error.get('Code')})" for error in errors)
                 raise StorageError(f"{bucket}: S3 refused to delete {failed}")
+
+    # -------------------------------------------------------------- multipart uploads
+
+    def create_multipart(self, bucket: str, key: str, content_type: str) -> str:
+        """A new multipart upload of `key`; its UploadId."""
+        response = self.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+        return response["UploadId"]
+
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> list[Part]:
+        """Every part S3 holds of the upload, by number (ListParts pages through 1000 at a time)."""
+        parts: list[Part] = []
+        marker = 0
+        while True:
+            try:
+                page = self.s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker)
+            except ClientError as exc:
+                if _code(exc) == "NoSuchUpload":
+                    raise UploadGone(f"{bucket}/{key}: no multipart upload {upload_id}") from exc
+                raise
+            for part in page.get("Parts", []):
+                parts.append(Part(number=part["PartNumber"], size=part["Size"], etag=part["ETag"].strip('"')))
+            if not page.get("IsTruncated"):
+                return sorted(parts, key=lambda part: part.number)
+            marker = page["NextPartNumberMarker"]
+
+    def complete_multipart(self, bucket: str, key: str, upload_id: str, parts: list[Part]) -> None:
+        """Assemble the object from `parts` (ascending numbers, each with its ETag)."""
+        try:
+            self.s3.complete_multipart_upload(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": part.number, "ETag": f'"{part.etag}"'} for part in parts]
+                },
+            )
+        except ClientError as exc:
+            code = _code(exc)
+            if code == "NoSuchUpload":
+                raise UploadGone(f"{bucket}/{key}: no multipart upload {upload_id}") from exc
+            if code in _BAD_PARTS:
+                raise PartsRefused(code, str(exc.response.get("Error", {}).get("Message", ""))) from exc
+            raise
+
+    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
+        """Drop the upload and every part it holds; one already gone is not an error."""
+        try:
+            self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchUpload":
+                raise

@@ -14,16 +14,25 @@ wrote" when the image went where it keeps no objects (REJECTED, FAILED, deleted)
 The two claims are validation's, made before it writes anything: the first object (by its
 ETag) to claim a slot owns it, and only that object's retry may claim it again (DESIGN
 decision 8).
+
+A transition that changes what the image holds of its owner's quota (an open slot; an image
+and its bytes) writes the owner's usage item in the same transaction (`shoebox.usage`, whose
+docstring has the exactness argument): create_pending opens a slot, the accepting claim turns
+it into an image, and a rejection, failure, cancel (abort_pending) or delete gives back what
+the image held. READY images are also indexed by (owner, sha256) for dedup (`find_duplicate`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -34,15 +43,26 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from shoebox import keys
-from shoebox.errors import BadRequest, NotFound, NotReady, TooManyShares, TransitionRefused
-from shoebox.settings import get_settings
+from shoebox import keys, usage
+from shoebox.errors import (
+    BadRequest,
+    Contended,
+    NotFound,
+    NotPending,
+    NotReady,
+    TooManyShares,
+    TransitionRefused,
+)
+from shoebox.settings import TableName, get_settings
+from shoebox.usage import Holding, UsageRecord
 from shoebox.variants import ORIGINAL, VARIANT_NAMES, Variant, variant_key
 
 
@@ -62,14 +82,6 @@ VISIBLE = (Status.PENDING, Status.PROCESSING, Status.READY, Status.REJECTED, Sta
 WITHOUT_OBJECTS = (Status.REJECTED, Status.FAILED, Status.DELETING)
 
 
-class _TableName:
-    """Resolves Meta.table_name from the settings on each use, so importing the model reads no
-    configuration (PynamoDB reads Meta.table_name when it first connects)."""
-
-    def __get__(self, instance: object, owner: type) -> str:
-        return get_settings().table_name
-
-
 class ByOwnerIndex(GlobalSecondaryIndex["ImageRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "by-owner"
@@ -79,9 +91,29 @@ class ByOwnerIndex(GlobalSecondaryIndex["ImageRecord"]):  # type: ignore[no-unty
     created_at = UnicodeAttribute(range_key=True)
 
 
+class ReadyBySha256Index(GlobalSecondaryIndex["ImageRecord"]):  # type: ignore[no-untyped-call]
+    """Dedup: an owner's READY images by the SHA-256 of their uploaded bytes. Sparse (only READY
+    images carry `ready_owner`) and keys only: the check is one query, then one read."""
+
+    class Meta:
+        index_name = "ready-by-sha256"
+        projection = KeysOnlyProjection()
+
+    ready_owner = UnicodeAttribute(hash_key=True)
+    sha256 = UnicodeAttribute(range_key=True)
+
+
+class Method(StrEnum):
+    """How the client sends the bytes (SPEC §3 `method`)."""
+
+    POST = "POST"
+    PUT = "PUT"
+    MULTIPART = "MULTIPART"
+
+
 class ImageRecord(Model):
     class Meta:
-        table_name = _TableName()
+        table_name = TableName()
 
     id = UnicodeAttribute(hash_key=True)
     owner = UnicodeAttribute()
@@ -100,6 +132,7 @@ class ImageRecord(Model):
     format = UnicodeAttribute(null=True)
     width = NumberAttribute(null=True)
     height = NumberAttribute(null=True)
+    # Of the bytes as uploaded (SPEC §3): declared with the slot, or what validation read.
     sha256 = UnicodeAttribute(null=True)
     # The ETag of the uploaded object that claimed the slot (DESIGN decision 8).
     source_etag = UnicodeAttribute(null=True)
@@ -119,7 +152,31 @@ class ImageRecord(Model):
     # In the image's own item, so deleting the image deletes its links in the same write.
     shares = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
 
+    # How the bytes come (absent: POST); for MULTIPART, S3's UploadId and the part size.
+    upload_method = UnicodeAttribute(null=True)
+    multipart_upload_id = UnicodeAttribute(null=True)
+    part_size = NumberAttribute(null=True)
+    # Set before the API asks S3 to complete the multipart upload: when S3 then says the upload
+    # is gone, a completion went through (this one's retry, or a concurrent one).
+    completion_requested = BooleanAttribute(null=True)
+    # The owner while READY, and only then: the dedup index's hash key.
+    ready_owner = UnicodeAttribute(null=True)
+
     by_owner = ByOwnerIndex()
+    ready_by_sha256 = ReadyBySha256Index()
+
+    @property
+    def method(self) -> Method:
+        return Method(self.upload_method or Method.POST)
+
+    @property
+    def holding(self) -> Holding:
+        """What the image holds of its owner's quota (shoebox.usage)."""
+        if self.status == Status.PENDING:
+            return Holding.SLOT
+        if self.status in (Status.PROCESSING, Status.READY):
+            return Holding.IMAGE
+        return Holding.NOTHING
 
     def original_variant(self) -> Variant:
         """The stored original, as validation described it."""
@@ -269,14 +326,71 @@ def list_owned(owner: str, limit: int, cursor: str | None, status: Status | None
     return Page(items[:limit], _encode_cursor(items[limit - 1]))
 
 
+def find_duplicate(owner: str, sha256: str) -> ImageRecord | None:
+    """The owner's READY image whose uploaded bytes have this SHA-256, if any: one query of the
+    sparse dedup index (eventually consistent), then a consistent read that confirms it."""
+    for key in ImageRecord.ready_by_sha256.query(owner, ImageRecord.sha256 == sha256, limit=5):
+        record = find(key.id)
+        if record is not None and record.owner == owner and record.status == Status.READY:
+            return record
+    return None
+
+
+MAX_BATCH = 100  # DynamoDB's BatchGetItem takes at most 100 keys
+
+
+def get_many(owner: str, image_ids: Sequence[str], status: Status | None) -> list[ImageRecord]:
+    """The owner's visible images among `image_ids` (at most MAX_BATCH), newest first: one
+    BatchGetItem of consistent reads. Unknown, malformed and foreign ids are left out."""
+    wanted = [image_id for image_id in dict.fromkeys(image_ids) if keys.is_image_id(image_id)]
+    if len(wanted) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} ids")
+    found = [
+        record
+        for record in ImageRecord.batch_get(wanted, consistent_read=True)
+        if record.owner == owner and record.status in VISIBLE and (status is None or record.status == status)
+    ]
+    return sorted(found, key=lambda record: record.created_at, reverse=True)
+
+
 # ------------------------------------------------------------------ writes
+
+# Attempts of a counted transition: a re-read when the record moved between the read and the
+# write (states only move forward, so a few suffice), or a back-off on a transaction conflict.
+_ATTEMPTS = 8
+_BACKOFF_SECONDS = 0.02
+# TransactWriteItems' cancellation reasons, per item.
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_CONFLICT = "TransactionConflict"
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """S3's multipart upload behind a MULTIPART slot."""
+
+    upload_id: str
+    part_size: int
 
 
 def create_pending(
-    owner: str, filename: str, content_type: str, size: int, pending_ttl_seconds: int
+    owner: str,
+    filename: str,
+    content_type: str,
+    size: int,
+    pending_ttl_seconds: int,
+    *,
+    sha256: str | None = None,
+    multipart: Multipart | None = None,
+    method: Method = Method.POST,
+    image_id: str | None = None,
+    limits: usage.Limits | None = None,
 ) -> ImageRecord:
-    image_id = keys.new_image_id()
+    """A PENDING image and its open slot in the owner's usage, written together only if the
+    owner's limits allow one more (raises QuotaExceeded or TooManyPending)."""
+    image_id = image_id or keys.new_image_id()
+    limits = limits or usage.Limits.from_settings(get_settings())
     stamp = now_iso()
+    expires_at = int(time.time()) + pending_ttl_seconds
     record = ImageRecord(
         image_id,
         owner=owner,
@@ -287,12 +401,62 @@ def create_pending(
         content_type=content_type,
         size=size,
         upload_key=keys.incoming_key(image_id),
-        expires_at=timedelta(seconds=pending_ttl_seconds),  # TTLAttribute: now + delta
+        expires_at=datetime.fromtimestamp(expires_at, UTC),  # the TTL, in epoch seconds
         variants={},
+        sha256=sha256,
+        upload_method=None if method is Method.POST else method.value,
+        multipart_upload_id=multipart.upload_id if multipart else None,
+        part_size=multipart.part_size if multipart else None,
     )
-    # An id collision is astronomically unlikely, but never overwrite someone's record.
-    record.save(condition=ImageRecord.id.does_not_exist())
-    return record
+    slot = usage.Slot(image_id, expires_at, size)
+    for attempt in range(_ATTEMPTS):
+        found = usage.read(owner)
+        if found is None or not found.complete():
+            try:
+                usage.initialise(owner)  # the owner's first slot (or an item a claim began)
+            except UpdateError as exc:
+                if exc.cause_response_code != "TransactionConflictException":
+                    raise
+                _back_off(attempt, [_CONFLICT])  # another write is at the item: read it again
+            continue
+        admission = usage.admit(found, slot, limits, time.time())
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                # An id collision is astronomically unlikely, but never overwrite someone's record.
+                transaction.save(record, condition=ImageRecord.id.does_not_exist())
+                transaction.update(
+                    UsageRecord(usage.usage_id(owner)),
+                    actions=admission.actions,
+                    condition=admission.condition,
+                )
+        except TransactWriteError as exc:
+            reasons = _cancellation(exc)
+            if reasons[0] == _CONDITION_FAILED:
+                raise RuntimeError(f"image id {image_id} exists already") from exc
+            _back_off(attempt, reasons)  # the usage item changed since it was read: read again
+            continue
+        return record
+    raise Contended("too many concurrent requests for this owner", {}, {"Retry-After": "1"})
+
+
+def _connection() -> Connection:
+    # The model's own connection (client, region, endpoint), for transactions across items.
+    return ImageRecord._get_connection().connection
+
+
+def _cancellation(exc: TransactWriteError) -> list[str | None]:
+    """Each item's cancellation reason code, in the transaction's order."""
+    if exc.cause_response_code != "TransactionCanceledException":
+        raise exc
+    return [reason.code if reason else None for reason in exc.cancellation_reasons]
+
+
+def _back_off(attempt: int, reasons: Sequence[str | None]) -> None:
+    """A transaction that met another one on the same item waits (jittered, growing) before
+    trying again; one refused by a condition tries again at once, from a fresh read."""
+    if _CONFLICT in reasons:
+        # Jitter spreads retries apart; not a secret, so the non-cryptographic generator.
+        time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
 
 
 def _status_in(*allowed: Status) -> Condition:
@@ -312,6 +476,96 @@ def _transition(image_id: str, condition: Condition, actions: list[Action]) -> I
 
 
 @dataclass(frozen=True)
+class _Step:
+    """A transition planned from a read of the record: the write's condition and actions (or
+    a delete of the record), and the usage changes to try with it, in order."""
+
+    condition: Condition
+    actions: Sequence[Action] = ()
+    changes: Sequence[usage.Change | None] = (None,)
+    delete: bool = False
+
+
+class _RecordMoved(Exception):
+    """The record no longer meets the step's condition: it moved since it was read."""
+
+
+class _UsageMismatch(Exception):
+    """The usage change's condition does not hold (its slot entry is, or is not, there)."""
+
+
+def _counted(image_id: str, plan: Callable[[ImageRecord | None], _Step | None]) -> ImageRecord:
+    """Read the record, plan the transition from it, and write it together with its usage
+    change; when the record moved in between, read and plan again. `plan` answers None (or
+    raises a domain error) when the transition does not apply. Returns the record as read."""
+    for attempt in range(_ATTEMPTS):
+        record = find(image_id)
+        step = plan(record)
+        if step is None or record is None:
+            raise TransitionRefused(f"image {image_id}: transition refused")
+        try:
+            _write(record, step, attempt)
+        except _RecordMoved:
+            continue
+        return record
+    raise TransitionRefused(f"image {image_id}: kept changing")
+
+
+def _write(record: ImageRecord, step: _Step, attempt: int) -> None:
+    for change in step.changes:
+        try:
+            _write_with(record, step, change, attempt)
+        except _UsageMismatch:
+            continue
+        return
+    raise _RecordMoved  # no variant held: read everything again
+
+
+def _write_with(record: ImageRecord, step: _Step, change: usage.Change | None, attempt: int) -> None:
+    image = ImageRecord(record.id)
+    actions = [*step.actions, ImageRecord.updated_at.set(now_iso())]
+    if change is None:
+        try:
+            if step.delete:
+                image.delete(condition=step.condition)
+            else:
+                image.update(actions=actions, condition=step.condition)
+        except (UpdateError, DeleteError) as exc:
+            if _conditional(exc):
+                raise _RecordMoved from exc
+            raise
+        return
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            if step.delete:
+                transaction.delete(image, condition=step.condition)
+            else:
+                transaction.update(image, actions=actions, condition=step.condition)
+            transaction.update(
+                UsageRecord(usage.usage_id(record.owner)),
+                actions=change.actions(),
+                condition=change.condition(),
+            )
+    except TransactWriteError as exc:
+        reasons = _cancellation(exc)
+        _back_off(attempt, reasons)
+        if reasons[0] == _CONDITION_FAILED or _CONFLICT in reasons:
+            raise _RecordMoved from exc
+        if reasons[1] == _CONDITION_FAILED:
+            raise _UsageMismatch from exc
+        raise
+
+
+def _usage_changes(
+    record: ImageRecord, after: Holding, stored_size: int | None = None
+) -> Sequence[usage.Change | None]:
+    """What moving `record` to a state holding `after` does to its owner's usage; `stored_size`
+    is the clean original's size an accepting claim brings (else the record's own counts)."""
+    stored = int(record.stored_size or 0) if stored_size is None else stored_size
+    return usage.changes(record.id, int(record.size), record.holding, after, stored)
+
+
+@dataclass(frozen=True)
 class Accepted:
     """What validation learnt about an accepted upload and the clean original it will store."""
 
@@ -320,7 +574,7 @@ class Accepted:
     format: str
     width: int
     height: int
-    sha256: str
+    sha256: str  # of the uploaded bytes (SPEC §3), not of the clean original
     source_etag: str
 
 
@@ -334,9 +588,15 @@ def may_claim(record: ImageRecord, source_etag: str) -> bool:
 
 def _claimable(source_etag: str) -> Condition:
     """may_claim, as the condition of a write."""
-    unfinished = _status_in(Status.PROCESSING) & ImageRecord.original_stored.does_not_exist()
-    either: Condition = _status_in(Status.PENDING) | (unfinished & (ImageRecord.source_etag == source_etag))
+    either: Condition = _status_in(Status.PENDING) | _reclaimable(source_etag)
     return either
+
+
+def _reclaimable(source_etag: str) -> Condition:
+    """The claimant's own unfinished claim (see may_claim)."""
+    unfinished = _status_in(Status.PROCESSING) & ImageRecord.original_stored.does_not_exist()
+    condition: Condition = unfinished & (ImageRecord.source_etag == source_etag)
+    return condition
 
 
 def _processing(source_etag: str | None) -> Condition:
@@ -354,33 +614,49 @@ def _rejected(code: str, message: str) -> list[Action]:
     ]
 
 
-def claim_accepted(image_id: str, accepted: Accepted) -> ImageRecord:
+def _claim(
+    image_id: str, source_etag: str, actions: Sequence[Action], after: Holding, stored_size: int = 0
+) -> None:
+    """A claim of the slot by the object `source_etag`: from PENDING, with its usage change;
+    as the claimant's own retry, from PROCESSING (counted already when it first claimed)."""
+
+    def plan(record: ImageRecord | None) -> _Step | None:
+        if record is None or not may_claim(record, source_etag):
+            return None
+        if record.status == Status.PENDING:
+            changes = _usage_changes(record, after, stored_size)
+            return _Step(_status_in(Status.PENDING), actions, changes)
+        return _Step(_reclaimable(source_etag), actions, _usage_changes(record, after))
+
+    _counted(image_id, plan)
+
+
+def claim_accepted(image_id: str, accepted: Accepted) -> None:
     """Validation's claim of the slot for an acceptable object, before anything is written:
-    PENDING -> PROCESSING, recording the object's ETag and what validation learnt."""
-    return _transition(
-        image_id,
-        _claimable(accepted.source_etag),
-        [
-            ImageRecord.status.set(Status.PROCESSING.value),
-            ImageRecord.stored_size.set(accepted.stored_size),
-            ImageRecord.stored_content_type.set(accepted.content_type),
-            ImageRecord.format.set(accepted.format),
-            ImageRecord.width.set(accepted.width),
-            ImageRecord.height.set(accepted.height),
-            ImageRecord.sha256.set(accepted.sha256),
-            ImageRecord.source_etag.set(accepted.source_etag),
-            ImageRecord.expires_at.remove(),
-        ],
-    )
+    PENDING -> PROCESSING, recording the object's ETag and what validation learnt. The slot's
+    reservation becomes an image of the clean original's size in the owner's usage."""
+    actions = [
+        ImageRecord.status.set(Status.PROCESSING.value),
+        ImageRecord.stored_size.set(accepted.stored_size),
+        ImageRecord.stored_content_type.set(accepted.content_type),
+        ImageRecord.format.set(accepted.format),
+        ImageRecord.width.set(accepted.width),
+        ImageRecord.height.set(accepted.height),
+        ImageRecord.sha256.set(accepted.sha256),
+        ImageRecord.source_etag.set(accepted.source_etag),
+        ImageRecord.expires_at.remove(),
+    ]
+    _claim(image_id, accepted.source_etag, actions, Holding.IMAGE, accepted.stored_size)
 
 
-def claim_rejected(image_id: str, source_etag: str, code: str, message: str) -> ImageRecord:
+def claim_rejected(image_id: str, source_etag: str, code: str, message: str) -> None:
     """Validation's claim of the slot for an object that broke a rule: PENDING -> REJECTED. A
     rejected object holds the slot too: any other object sent to it is deleted unprocessed."""
-    return _transition(
+    _claim(
         image_id,
-        _claimable(source_etag),
+        source_etag,
         [*_rejected(code, message), ImageRecord.source_etag.set(source_etag)],
+        Holding.NOTHING,
     )
 
 
@@ -395,9 +671,19 @@ def confirm_original(image_id: str, source_etag: str) -> ImageRecord:
     )
 
 
-def reject_processing(image_id: str, source_etag: str | None, code: str, message: str) -> ImageRecord:
+def reject_processing(image_id: str, source_etag: str | None, code: str, message: str) -> None:
     """PROCESSING -> REJECTED: the thumbnail step's full decode of the stored original failed."""
-    return _transition(image_id, _processing(source_etag), _rejected(code, message))
+
+    def plan(record: ImageRecord | None) -> _Step | None:
+        if record is None or record.status != Status.PROCESSING:
+            return None
+        if source_etag is not None and record.source_etag != source_etag:
+            return None
+        return _Step(
+            _processing(source_etag), _rejected(code, message), _usage_changes(record, Holding.NOTHING)
+        )
+
+    _counted(image_id, plan)
 
 
 def mark_ready(
@@ -410,10 +696,12 @@ def mark_ready(
 ) -> ImageRecord:
     """PROCESSING -> READY, with every variant stored, and what the full decode learnt: the
     ThumbHash `placeholder` (standard base64) and `taken_at` (EXIF DateTimeOriginal, ISO 8601),
-    each when known."""
+    each when known. From now on a duplicate of its bytes finds it (the dedup index keys on
+    `ready_owner`, copied from `owner` in the same write)."""
     actions: list[Action] = [
         ImageRecord.status.set(Status.READY.value),
         ImageRecord.variants.set({variant.name: _stored(variant) for variant in variants}),
+        ImageRecord.ready_owner.set(ImageRecord.owner),
     ]
     if placeholder is not None:
         actions.append(ImageRecord.placeholder.set(placeholder))
@@ -422,32 +710,46 @@ def mark_ready(
     return _transition(image_id, _processing(source_etag), actions)
 
 
-def mark_failed(image_id: str, code: str, message: str, source_etag: str | None = None) -> ImageRecord:
+def mark_failed(image_id: str, code: str, message: str, source_etag: str | None = None) -> None:
     """PENDING or PROCESSING -> FAILED: a step kept failing and gave up. With `source_etag`,
     PROCESSING only when that object claimed the image."""
-    return _transition(
-        image_id,
-        _status_in(Status.PENDING) | _processing(source_etag),
-        [
-            ImageRecord.status.set(Status.FAILED.value),
-            ImageRecord.error_code.set(code),
-            ImageRecord.error_message.set(message),
-            ImageRecord.expires_at.remove(),
-        ],
-    )
+    actions = [
+        ImageRecord.status.set(Status.FAILED.value),
+        ImageRecord.error_code.set(code),
+        ImageRecord.error_message.set(message),
+        ImageRecord.expires_at.remove(),
+    ]
+
+    def plan(record: ImageRecord | None) -> _Step | None:
+        if record is None:
+            return None
+        if record.status == Status.PENDING:
+            return _Step(_status_in(Status.PENDING), actions, _usage_changes(record, Holding.NOTHING))
+        if record.status == Status.PROCESSING and source_etag in (None, record.source_etag):
+            return _Step(_processing(source_etag), actions, _usage_changes(record, Holding.NOTHING))
+        return None
+
+    _counted(image_id, plan)
 
 
 def begin_delete(image_id: str, owner: str) -> None:
     """Tombstone the record first: from here no pipeline step can move it forward, and the API
-    answers 404. A delete interrupted after this point is finished by the next one."""
+    answers 404. A delete interrupted after this point is finished by the next one. What the
+    image held of its owner's usage is given back in the same write."""
     if not keys.is_image_id(image_id):
         raise NotFound("image not found", {"id": image_id})
-    try:
-        _transition(
-            image_id,
-            _status_in(*VISIBLE, Status.DELETING) & (ImageRecord.owner == owner),
-            [ImageRecord.status.set(Status.DELETING.value)],
+
+    def plan(record: ImageRecord | None) -> _Step | None:
+        if record is None or record.owner != owner or record.status not in (*VISIBLE, Status.DELETING):
+            raise NotFound("image not found", {"id": image_id})
+        return _Step(
+            (ImageRecord.status == record.status) & (ImageRecord.owner == owner),
+            [ImageRecord.status.set(Status.DELETING.value), ImageRecord.ready_owner.remove()],
+            _usage_changes(record, Holding.NOTHING),
         )
+
+    try:
+        _counted(image_id, plan)
     except TransitionRefused as exc:
         raise NotFound("image not found", {"id": image_id}) from exc
 
@@ -534,3 +836,55 @@ def remove_share(image_id: str, nonce: str, owner: str) -> None:
         if _conditional(exc):
             raise NotFound("share not found", {"id": f"{image_id}.{nonce}"}) from exc
         raise
+
+
+# ------------------------------------------------------------------ uploads in progress
+
+
+def pending_upload(image_id: str, owner: str) -> ImageRecord:
+    """The caller's upload while its slot is open: NotFound for none (or someone else's),
+    NotPending once validation took the slot."""
+    record = get_owned(image_id, owner)
+    if record.status != Status.PENDING:
+        raise NotPending(
+            f"the upload's bytes arrived: the image is {record.status}",
+            {"id": image_id, "status": record.status},
+        )
+    return record
+
+
+def abort_pending(image_id: str, owner: str) -> ImageRecord:
+    """Cancel the caller's PENDING upload: its record goes, and its slot with it, in one write
+    (an object that arrives later finds no slot and is deleted unprocessed). Returns the record
+    as it was, for its multipart upload."""
+
+    def plan(record: ImageRecord | None) -> _Step | None:
+        if record is None or record.owner != owner or record.status not in VISIBLE:
+            raise NotFound("image not found", {"id": image_id})
+        if record.status != Status.PENDING:
+            raise NotPending(
+                f"the upload's bytes arrived: the image is {record.status}",
+                {"id": image_id, "status": record.status},
+            )
+        condition = (ImageRecord.status == Status.PENDING.value) & (ImageRecord.owner == owner)
+        return _Step(condition, changes=_usage_changes(record, Holding.NOTHING), delete=True)
+
+    if not keys.is_image_id(image_id):
+        raise NotFound("image not found", {"id": image_id})
+    return _counted(image_id, plan)
+
+
+def request_completion(image_id: str, owner: str) -> None:
+    """Note that a completion of the multipart upload is about to be asked of S3."""
+    _transition(
+        image_id,
+        _status_in(Status.PENDING) & (ImageRecord.owner == owner),
+        [ImageRecord.completion_requested.set(True)],
+    )
+
+
+def withdraw_completion(image_id: str) -> None:
+    """S3 refused the completion (the parts were wrong): the multipart upload is still open."""
+    # Refused when the slot moved on meanwhile (deleted, or taken): nothing to withdraw then.
+    with contextlib.suppress(TransitionRefused):
+        _transition(image_id, _status_in(Status.PENDING), [ImageRecord.completion_requested.remove()])

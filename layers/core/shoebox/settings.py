@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 class SettingsError(RuntimeError):
@@ -45,6 +46,11 @@ class Settings:
     max_receive_count: int = 3
     upload_url_ttl_seconds: int = 900
     pending_ttl_seconds: int = 86_400
+    # Quotas and back-pressure per owner (SPEC §3; stack parameters MaxImagesPerOwner, ...).
+    max_images_per_owner: int = 10_000
+    max_bytes_per_owner: int = 10 * GIB
+    max_pending_per_owner: int = 50
+    max_multipart_upload_bytes: int = 100 * MIB
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -58,7 +64,21 @@ class Settings:
             max_receive_count=_integer(env, "MAX_RECEIVE_COUNT", cls.max_receive_count),
             upload_url_ttl_seconds=_integer(env, "UPLOAD_URL_TTL_SECONDS", cls.upload_url_ttl_seconds),
             pending_ttl_seconds=_integer(env, "PENDING_TTL_SECONDS", cls.pending_ttl_seconds),
+            max_images_per_owner=_integer(env, "MAX_IMAGES_PER_OWNER", cls.max_images_per_owner),
+            max_bytes_per_owner=_integer(env, "MAX_BYTES_PER_OWNER", cls.max_bytes_per_owner),
+            max_pending_per_owner=_integer(env, "MAX_PENDING_PER_OWNER", cls.max_pending_per_owner),
+            max_multipart_upload_bytes=_integer(
+                env, "MAX_MULTIPART_UPLOAD_BYTES", cls.max_multipart_upload_bytes
+            ),
         )
+
+
+class TableName:
+    """Resolves a model's Meta.table_name from the settings on each use, so importing a model
+    reads no configuration (PynamoDB reads Meta.table_name when it first connects)."""
+
+    def __get__(self, instance: object, owner: type) -> str:
+        return get_settings().table_name
 
 
 @cache

@@ -48,7 +48,10 @@ class ImageView(BaseModel):
     width: int | None = Field(description="Pixels, after EXIF orientation; null until validated.")
     height: int | None
     format: str | None = Field(description='The detected format ("JPEG", "PNG", ...).')
-    sha256: str | None = Field(description="Of the clean original.")
+    sha256: str | None = Field(
+        description="SHA-256 (hex) of the bytes as uploaded: as declared for the slot, or as "
+        "validation read them; the served original may differ (its metadata stripped)."
+    )
     created_at: str
     updated_at: str
     error: ImageError | None = Field(description="Set when REJECTED or FAILED.")
@@ -96,6 +99,11 @@ _ERROR_DESCRIPTIONS = {
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route's error statuses, all with the SPEC error body."""
     return {status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
+def described_error(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for an error status whose meaning is the route's own."""
+    return {status: {"model": ErrorBody, "description": description}}
 
 
 def variant_url(variant: Variant) -> str:

@@ -1,0 +1,7 @@
+"""Lambda entry point of the cancel_upload function."""
+
+from cancel_upload.router import router
+from shoebox.app import create_app, lambda_handler
+
+app = create_app(router)
+handler = lambda_handler(app)

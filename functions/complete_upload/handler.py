@@ -1,0 +1,7 @@
+"""Lambda entry point of the complete_upload function."""
+
+from complete_upload.router import router
+from shoebox.app import create_app, lambda_handler
+
+app = create_app(router)
+handler = lambda_handler(app)

@@ -1,0 +1,7 @@
+"""Lambda entry point of the get_usage function."""
+
+from get_usage.router import router
+from shoebox.app import create_app, lambda_handler
+
+app = create_app(router)
+handler = lambda_handler(app)
