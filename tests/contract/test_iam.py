@@ -64,6 +64,7 @@ EXPECTED: dict[str, set[Grant]] = {
         ("dynamodb:Query",           "${ImagesTable.Arn}/index/ready-by-sha256"),  # dedup
         ("s3:PutObject",             "${UploadsBucket.Arn}/incoming/*"),   # signs; CreateMultipartUpload
         ("s3:AbortMultipartUpload",  "${UploadsBucket.Arn}/incoming/*"),   # a refused multipart slot
+        ("secretsmanager:GetSecretValue", "${CdnSigningKeySecret}"),     # a duplicate's variant URLs
     },
     "GetUploadFunction": {
         ("dynamodb:GetItem",         "${ImagesTable.Arn}"),
@@ -338,6 +339,7 @@ def test_only_the_functions_that_sign_delivery_urls_read_the_signing_key(
     grants: dict[str, set[Grant]],
 ) -> None:
     assert readers_of(grants, "CdnSigningKeySecret") == {
+        "CreateUploadFunction",  # a duplicate is answered with the READY image
         "ListImagesFunction",
         "GetImageFunction",
         "GetContentFunction",
