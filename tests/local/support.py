@@ -4,7 +4,6 @@ run (tests/local/test_mutations.py shows they do)."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -160,8 +159,10 @@ def assert_upload_lands(user: User, image_id: str, seconds: float = DEADLINE_SEC
         f"{media}/thumbnails/{image_id}/{size}.webp" for size in sizes
     }
     assert sorted(user.objects_of(image_id)) == sorted(expected)  # incoming/ is gone
-    original = user.stack.client("s3").get_object(Bucket=media, Key=f"originals/{image_id}")["Body"].read()
-    assert hashlib.sha256(original).hexdigest() == image["sha256"]  # the clean original recorded
+    # The clean original is the one this upload made: an Image's sha256 is of the uploaded bytes
+    # (SPEC §3), which validation also writes on the original it stores.
+    original = user.stack.client("s3").head_object(Bucket=media, Key=f"originals/{image_id}")
+    assert original["Metadata"]["upload-sha256"] == image["sha256"]
     return image
 
 
