@@ -102,45 +102,70 @@ function storageRefusal(xhr) {
 }
 
 /**
- * Send `file` with the Upload document the API returned (presigned POST, or PUT). Resolves when
- * S3 has stored it; `onProgress(fraction)` follows the bytes sent. XMLHttpRequest, not fetch:
- * only XHR reports upload progress in every browser.
+ * One request to storage through XMLHttpRequest, not fetch: only XHR reports upload progress in
+ * every browser. `onProgress(sent, total)` follows the body's bytes; an aborted `signal` stops it.
+ * Resolves with the finished XHR.
  */
-export function uploadToStorage(upload, file, onProgress) {
+function sendToStorage(method, url, headers, body, onProgress, signal) {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const xhr = new XMLHttpRequest();
+    const abort = () => xhr.abort();
+    signal?.addEventListener("abort", abort, { once: true });
+    const settle = (outcome, value) => {
+      signal?.removeEventListener("abort", abort);
+      outcome(value);
+    };
     xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded, event.total);
     };
     xhr.onload = () => {
-      if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(1);
-        resolve();
-      } else {
-        reject(storageRefusal(xhr));
-      }
+      if (xhr.status >= 200 && xhr.status < 300) settle(resolve, xhr);
+      else settle(reject, storageRefusal(xhr));
     };
     xhr.onerror = () =>
-      reject(
+      settle(
+        reject,
         new ApiError(
           0,
           "NETWORK_ERROR",
           "The upload to storage failed: network error, or storage does not allow this page's origin (CORS).",
         ),
       );
-    xhr.onabort = () => reject(new ApiError(0, "ABORTED", "The upload was cancelled."));
+    xhr.onabort = () => settle(reject, signal?.reason ?? new ApiError(0, "ABORTED", "The upload was cancelled."));
+    xhr.open(method, url);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.send(body);
+  });
+}
 
-    if (upload.method === "PUT") {
-      xhr.open("PUT", upload.url);
-      for (const [name, value] of Object.entries(upload.headers || {})) xhr.setRequestHeader(name, value);
-      xhr.send(file);
-      return;
-    }
+/**
+ * Send `file` with the Upload document the API returned (presigned POST, or PUT). Resolves when
+ * S3 has stored it; `onProgress(fraction)` follows the bytes sent.
+ */
+export async function uploadToStorage(upload, file, onProgress, signal) {
+  const progress = (sent, total) => onProgress(sent / total);
+  if (upload.method === "PUT") {
+    await sendToStorage("PUT", upload.url, upload.headers || {}, file, progress, signal);
+  } else {
     // Every policy field first, the file last: S3 ignores fields that follow the file.
     const form = new FormData();
     for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
     form.append("file", file);
-    xhr.open("POST", upload.url);
-    xhr.send(form);
-  });
+    await sendToStorage("POST", upload.url, {}, form, progress, signal);
+  }
+  onProgress(1);
+}
+
+/** PUT one part of a multipart upload (`blob`, a slice of the file); resolves with S3's ETag. */
+export async function putPart(url, blob, onProgress, signal) {
+  const xhr = await sendToStorage("PUT", url, {}, blob, onProgress, signal);
+  const etag = xhr.getResponseHeader("ETag");
+  if (!etag) {
+    throw new ApiError(0, "NO_ETAG", "Storage did not show the part's ETag (its CORS rules must expose ETag).");
+  }
+  return etag;
 }

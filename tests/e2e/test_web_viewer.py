@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from view_share.placeholder import thumbhash_to_rgba
 
 from infra.local import DevStack
-from tests.e2e.web import sign_in
+from tests.e2e.web import sign_in, watched_page
 from tests.local.support import User, assert_upload_lands, user_of
 from tests.photos import make_photo
 from tests.unit.samples import exif
@@ -68,24 +68,12 @@ def gallery(stack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context that may use the clipboard; it must end with no page error and no console
-    error (a CSP refusal is one)."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
-    )
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    opened.on("console", lambda message: problems.extend(_console_error(message)))
-    yield opened
-    context.close()
-    assert not problems, problems
-
-
-def _console_error(message: ConsoleMessage) -> list[str]:
-    if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
-        return []
-    return [f"{message.text} ({message.location.get('url')})"]
+    """May use the clipboard; must end with no page error and no console error (a CSP refusal
+    is one)."""
+    with watched_page(
+        browser, console_errors=True, permissions=["clipboard-read", "clipboard-write"]
+    ) as opened:
+        yield opened
 
 
 def _all_thumbnails_loaded(page: Page, count: int) -> None:
