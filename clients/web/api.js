@@ -2,11 +2,12 @@
 
 /** A failure the page can explain: `code` and `message` come from the server when it said. */
 export class ApiError extends Error {
-  constructor(status, code, message, details = {}) {
+  constructor(status, code, message, details = {}, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter; // seconds, from a 429's Retry-After
   }
 }
 
@@ -26,7 +27,8 @@ async function errorFrom(response) {
   } catch {
     // Not JSON: keep the status line.
   }
-  return new ApiError(response.status, code, message, details);
+  const retryAfter = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return new ApiError(response.status, code, message, details, Number.isNaN(retryAfter) ? null : retryAfter);
 }
 
 /**
@@ -59,17 +61,30 @@ export function createApi(baseUrl, getToken, onUnauthorized) {
     return response.status === 204 ? null : response.json();
   }
 
+  const image = (id) => `/v1/images/${encodeURIComponent(id)}`;
+  const upload = (id) => `/v1/uploads/${encodeURIComponent(id)}`;
   return {
     localToken: (sub) => request("POST", "/_local/token", { sub }),
-    createUpload: (file, contentType) =>
-      request("POST", "/v1/uploads", { filename: file.name, content_type: contentType, size: file.size }),
+    /** 201 {image, upload}, or 200 {image, duplicate: true} for bytes the user has READY. */
+    createUpload: ({ filename, contentType, size, sha256, method }) =>
+      request("POST", "/v1/uploads", { filename, content_type: contentType, size, sha256, method }),
+    /** A PENDING upload: the parts S3 holds ({number, size, etag}) and URLs for the rest. */
+    getUpload: (id) => request("GET", upload(id)),
+    completeUpload: (id, parts) => request("POST", `${upload(id)}/complete`, { parts }),
+    cancelUpload: (id) => request("DELETE", upload(id)),
+    usage: () => request("GET", "/v1/usage"),
     listImages: (cursor, limit = 24) => {
       const query = new URLSearchParams({ limit: String(limit) });
       if (cursor) query.set("cursor", cursor);
       return request("GET", `/v1/images?${query}`);
     },
-    getImage: (id) => request("GET", `/v1/images/${encodeURIComponent(id)}`),
-    deleteImage: (id) => request("DELETE", `/v1/images/${encodeURIComponent(id)}`),
+    /** The user's images among `ids` (at most 100) in one request: unknown ids are left out. */
+    imagesByIds: (ids) => request("GET", `/v1/images?${new URLSearchParams({ ids: ids.join(",") })}`),
+    getImage: (id) => request("GET", image(id)),
+    deleteImage: (id) => request("DELETE", image(id)),
+    createShare: (id, expiresIn) => request("POST", `${image(id)}/shares`, { expires_in: expiresIn }),
+    listShares: (id) => request("GET", `${image(id)}/shares`),
+    deleteShare: (shareId) => request("DELETE", `/v1/shares/${encodeURIComponent(shareId)}`),
   };
 }
 
@@ -87,45 +102,70 @@ function storageRefusal(xhr) {
 }
 
 /**
- * Send `file` with the Upload document the API returned (presigned POST, or PUT). Resolves when
- * S3 has stored it; `onProgress(fraction)` follows the bytes sent. XMLHttpRequest, not fetch:
- * only XHR reports upload progress in every browser.
+ * One request to storage through XMLHttpRequest, not fetch: only XHR reports upload progress in
+ * every browser. `onProgress(sent, total)` follows the body's bytes; an aborted `signal` stops it.
+ * Resolves with the finished XHR.
  */
-export function uploadToStorage(upload, file, onProgress) {
+function sendToStorage(method, url, headers, body, onProgress, signal) {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const xhr = new XMLHttpRequest();
+    const abort = () => xhr.abort();
+    signal?.addEventListener("abort", abort, { once: true });
+    const settle = (outcome, value) => {
+      signal?.removeEventListener("abort", abort);
+      outcome(value);
+    };
     xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded, event.total);
     };
     xhr.onload = () => {
-      if (xhr.status >= 200 && xhr.status < 300) {
-        onProgress(1);
-        resolve();
-      } else {
-        reject(storageRefusal(xhr));
-      }
+      if (xhr.status >= 200 && xhr.status < 300) settle(resolve, xhr);
+      else settle(reject, storageRefusal(xhr));
     };
     xhr.onerror = () =>
-      reject(
+      settle(
+        reject,
         new ApiError(
           0,
           "NETWORK_ERROR",
           "The upload to storage failed: network error, or storage does not allow this page's origin (CORS).",
         ),
       );
-    xhr.onabort = () => reject(new ApiError(0, "ABORTED", "The upload was cancelled."));
+    xhr.onabort = () => settle(reject, signal?.reason ?? new ApiError(0, "ABORTED", "The upload was cancelled."));
+    xhr.open(method, url);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.send(body);
+  });
+}
 
-    if (upload.method === "PUT") {
-      xhr.open("PUT", upload.url);
-      for (const [name, value] of Object.entries(upload.headers || {})) xhr.setRequestHeader(name, value);
-      xhr.send(file);
-      return;
-    }
+/**
+ * Send `file` with the Upload document the API returned (presigned POST, or PUT). Resolves when
+ * S3 has stored it; `onProgress(fraction)` follows the bytes sent.
+ */
+export async function uploadToStorage(upload, file, onProgress, signal) {
+  const progress = (sent, total) => onProgress(sent / total);
+  if (upload.method === "PUT") {
+    await sendToStorage("PUT", upload.url, upload.headers || {}, file, progress, signal);
+  } else {
     // Every policy field first, the file last: S3 ignores fields that follow the file.
     const form = new FormData();
     for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
     form.append("file", file);
-    xhr.open("POST", upload.url);
-    xhr.send(form);
-  });
+    await sendToStorage("POST", upload.url, {}, form, progress, signal);
+  }
+  onProgress(1);
+}
+
+/** PUT one part of a multipart upload (`blob`, a slice of the file); resolves with S3's ETag. */
+export async function putPart(url, blob, onProgress, signal) {
+  const xhr = await sendToStorage("PUT", url, {}, blob, onProgress, signal);
+  const etag = xhr.getResponseHeader("ETag");
+  if (!etag) {
+    throw new ApiError(0, "NO_ETAG", "Storage did not show the part's ETag (its CORS rules must expose ETag).");
+  }
+  return etag;
 }

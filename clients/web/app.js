@@ -1,29 +1,21 @@
-// The upload page: sign-in, uploads straight to S3 with progress and live status, the gallery.
-import { ApiError, createApi, uploadToStorage } from "./api.js";
+// The upload page: configuration, sign-in, and the parts wired together — uploads (uploads.js,
+// followed by status.js), the gallery (gallery.js), the viewer (viewer.js), share links
+// (shares.js) and the user's usage.
+import { createApi } from "./api.js";
 import * as auth from "./auth.js";
-
-const $ = (selector, root = document) => root.querySelector(selector);
-const FINAL = new Set(["READY", "REJECTED", "FAILED"]);
-const THUMBNAILS = ["256", "512", "1024"];
-const PAGE_SIZE = 24;
-// Presigned GETs live 5 minutes (DOWNLOAD_URL_TTL_SECONDS); refresh a little before that.
-const URL_MAX_AGE_MS = 4 * 60 * 1000;
-const POLL_DELAYS_MS = [400, 600, 800, 1000, 1500, 2000, 3000];
-const POLL_GIVE_UP_MS = 3 * 60 * 1000;
-// The gallery's columns are 200–320 px wide; one column on narrow phones.
-const THUMB_SIZES = "(max-width: 420px) 100vw, (max-width: 800px) 50vw, 320px";
+import { createGallery } from "./gallery.js";
+import { createSharing } from "./shares.js";
+import { createFollower } from "./status.js";
+import { $, describe, humanSize } from "./ui.js";
+import { createUploader } from "./uploads.js";
+import { createViewer } from "./viewer.js";
 
 let config = null;
 let api = null;
-const cards = new Map(); // image id -> {image, element, fetchedAt}
-let nextCursor = null;
+let gallery = null;
+let uploader = null;
 
 // ------------------------------------------------------------------ messages
-
-function describe(error) {
-  if (error instanceof ApiError) return `${error.message} (${error.code})`;
-  return error?.message || String(error);
-}
 
 function showNotice(message) {
   $("#notice-text").textContent = message;
@@ -34,19 +26,6 @@ function clearNotice() {
   $("#notice").hidden = true;
   $("#notice-text").textContent = "";
 }
-
-/** Say something to screen readers once (the live region), without repeating progress ticks. */
-function announce(message) {
-  $("#announcer").textContent = message;
-}
-
-function humanSize(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------ configuration & sign-in
 
@@ -71,9 +50,11 @@ function showSignedOut() {
   $("#local-form").hidden = mode !== "local";
   $("#token-form").hidden = mode !== "token";
   $("#cognito-box").hidden = mode !== "cognito";
-  cards.clear();
-  $("#gallery").replaceChildren();
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+  uploader.reset();
+  gallery.clear();
   $("#uploads").replaceChildren();
+  $("#usage").textContent = "";
 }
 
 function showSignedIn(session) {
@@ -82,7 +63,8 @@ function showSignedIn(session) {
   $("#who").textContent = session.name;
   $("#account").hidden = false;
   $("#app").hidden = false;
-  loadPage({ reset: true });
+  gallery.loadPage({ reset: true });
+  uploader.showInterrupted();
 }
 
 function signedIn() {
@@ -137,285 +119,30 @@ function signOut() {
   first?.focus();
 }
 
-// ------------------------------------------------------------------ uploads
-
-/** The declared type: the browser's (from the name), else the bytes for types it may not know. */
-async function contentTypeOf(file) {
-  if (file.type) return file.type;
-  const head = new Uint8Array(await file.slice(0, 32).arrayBuffer());
-  const text = (start, end) => String.fromCharCode(...head.slice(start, end));
-  if (text(4, 8) === "ftyp") {
-    const brand = text(8, 12);
-    if (["avif", "avis"].includes(brand)) return "image/avif";
-    if (["heic", "heix", "hevc", "hevx", "heim", "heis"].includes(brand)) return "image/heic";
-    if (["mif1", "msf1"].includes(brand)) return "image/heif";
-  }
-  if (text(0, 4) === "RIFF" && text(8, 12) === "WEBP") return "image/webp";
-  const extension = file.name.split(".").pop().toLowerCase();
-  if (["heic", "heif", "avif", "webp"].includes(extension)) return `image/${extension}`;
-  return "application/octet-stream"; // the API answers which types it takes
-}
-
-function addUploadRow(file) {
-  const row = $("#upload-row").content.firstElementChild.cloneNode(true);
-  $(".upload-name", row).textContent = file.name;
-  const bar = $("progress", row);
-  bar.setAttribute("aria-label", `Upload of ${file.name}`);
-  $("#uploads").prepend(row);
-  return {
-    progress(fraction) {
-      bar.value = Math.round(fraction * 1000) / 10;
-    },
-    state(state, text) {
-      row.dataset.state = state;
-      $(".upload-status", row).textContent = text;
-    },
-  };
-}
-
-function statusText(image) {
-  switch (image.status) {
-    case "PENDING":
-      return "Uploaded. Checking the file…";
-    case "PROCESSING":
-      return "Making thumbnails…";
-    case "READY":
-      return `Ready · ${image.width}×${image.height}`;
-    default:
-      return `${image.status === "REJECTED" ? "Rejected" : "Failed"}: ${image.error?.message || "no reason given"} (${image.error?.code || image.status})`;
-  }
-}
-
-/** Poll the image until it is READY, REJECTED or FAILED; `onUpdate` sees every answer. */
-async function pollUntilFinal(id, onUpdate) {
-  const started = Date.now();
-  for (let attempt = 0; Date.now() - started < POLL_GIVE_UP_MS; attempt += 1) {
-    await sleep(POLL_DELAYS_MS[Math.min(attempt, POLL_DELAYS_MS.length - 1)]);
-    const image = await api.getImage(id);
-    onUpdate(image);
-    if (FINAL.has(image.status)) return image;
-  }
-  return null;
-}
-
-async function uploadFile(file) {
-  const row = addUploadRow(file);
-  row.state("starting", "Asking for an upload slot…");
-  let image;
-  try {
-    const created = await api.createUpload(file, await contentTypeOf(file));
-    image = created.image;
-    upsertCard(image, { atTop: true });
-    row.state("uploading", "Uploading…");
-    await uploadToStorage(created.upload, file, (fraction) => {
-      row.progress(fraction);
-      row.state("uploading", `Uploading… ${Math.floor(fraction * 100)}%`);
-    });
-  } catch (error) {
-    row.state("error", `Not uploaded: ${describe(error)}`);
-    announce(`${file.name} was not uploaded: ${describe(error)}`);
-    if (image) refreshCard(image.id);
-    return;
-  }
-  row.state("checking", statusText(image));
-  announce(`${file.name} uploaded; checking it.`);
-  try {
-    const final = await pollUntilFinal(image.id, (current) => {
-      row.state(current.status.toLowerCase(), statusText(current));
-      upsertCard(current, { atTop: true });
-    });
-    if (!final) {
-      row.state("processing", "Still processing. It will show in the gallery when ready (Refresh).");
-    } else {
-      announce(`${file.name}: ${statusText(final)}`);
-    }
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) {
-      row.state("deleted", "Deleted.");
-    } else {
-      row.state("error", `Could not follow its status: ${describe(error)}`);
-    }
-  }
-}
+// ------------------------------------------------------------------ uploads & usage
 
 function uploadFiles(fileList) {
   const files = [...fileList];
   if (!files.length || !api || !auth.currentSession()) return;
   clearNotice();
-  announce(`Uploading ${files.length} file${files.length === 1 ? "" : "s"}.`);
-  for (const file of files) uploadFile(file);
+  uploader.add(files);
 }
 
-// ------------------------------------------------------------------ gallery
+let usageTimer = null;
 
-// srcset separates candidates by commas and spaces: keep them out of the URLs (both are
-// equivalent percent-encoded in a query string).
-const srcsetUrl = (url) => url.replace(/,/g, "%2C").replace(/ /g, "%20");
-
-function pictureOf(entry) {
-  const { image } = entry;
-  const variants = image.variants;
-  const img = document.createElement("img");
-  img.alt = image.filename;
-  img.decoding = "async";
-  img.loading = "lazy";
-  const thumbs = THUMBNAILS.filter((name) => variants[name]);
-  const fallback = variants["512"] || variants["256"] || variants.original;
-  if (thumbs.length) {
-    img.sizes = THUMB_SIZES;
-    img.srcset = thumbs.map((name) => `${srcsetUrl(variants[name].url)} ${variants[name].width}w`).join(", ");
-  }
-  img.src = fallback.url;
-  img.width = fallback.width;
-  img.height = fallback.height;
-  // An expired presigned URL: get fresh ones once.
-  img.addEventListener("error", () => refreshCard(image.id, { onlyIfStale: true }), { once: true });
-  return img;
-}
-
-function placeholderOf(image) {
-  const badge = document.createElement("span");
-  badge.className = "badge";
-  badge.textContent = {
-    PENDING: "Waiting for upload…",
-    PROCESSING: "Processing…",
-    REJECTED: "Rejected",
-    FAILED: "Failed",
-    READY: "No preview",
-  }[image.status];
-  return badge;
-}
-
-function renderCard(entry) {
-  const { image, element } = entry;
-  element.dataset.id = image.id;
-  element.dataset.status = image.status;
-  const ready = image.status === "READY" && image.variants.original;
-  const thumb = $(".thumb", element);
-  thumb.replaceChildren(ready ? pictureOf(entry) : placeholderOf(image));
-  $(".card-name", element).textContent = image.filename;
-  $(".card-name", element).title = image.filename;
-  const meta = [humanSize(image.size)];
-  if (image.width) meta.unshift(`${image.width}×${image.height}`, image.format);
-  $(".card-meta", element).textContent = meta.join(" · ");
-  const reason = $(".card-reason", element);
-  reason.textContent = image.error ? `${image.error.message} (${image.error.code})` : "";
-  reason.hidden = !image.error;
-  const open = $(".open", element);
-  open.hidden = !ready;
-  if (ready) {
-    open.href = image.variants.original.url;
-    open.setAttribute("aria-label", `Open original of ${image.filename}`);
-  }
-  $(".delete", element).setAttribute("aria-label", `Delete ${image.filename}`);
-}
-
-function upsertCard(image, { atTop }) {
-  let entry = cards.get(image.id);
-  if (entry) {
-    const changed = entry.image.status !== image.status || entry.image.updated_at !== image.updated_at;
-    entry.image = image;
-    entry.fetchedAt = Date.now();
-    if (changed) renderCard(entry);
-    return;
-  }
-  const element = $("#card").content.firstElementChild.cloneNode(true);
-  entry = { image, element, fetchedAt: Date.now() };
-  cards.set(image.id, entry);
-  $(".delete", element).addEventListener("click", () => deleteCard(image.id));
-  $(".open", element).addEventListener("click", (event) => openOriginal(event, image.id));
-  renderCard(entry);
-  if (atTop) $("#gallery").prepend(element);
-  else $("#gallery").append(element);
-  updateEmpty();
-}
-
-function removeCard(id) {
-  cards.get(id)?.element.remove();
-  cards.delete(id);
-  updateEmpty();
-}
-
-function updateEmpty() {
-  $("#gallery-empty").hidden = cards.size > 0;
-}
-
-/** Fetch the image again (fresh presigned URLs); a 404 means it is gone. */
-async function refreshCard(id, { onlyIfStale = false } = {}) {
-  const entry = cards.get(id);
-  if (!entry || (onlyIfStale && Date.now() - entry.fetchedAt < 30_000)) return null;
-  try {
-    const image = await api.getImage(id);
-    entry.image = image;
-    entry.fetchedAt = Date.now();
-    renderCard(entry);
-    return image;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) removeCard(id);
-    return null;
-  }
-}
-
-/** Presigned links expire: an old one is swapped for a fresh one in the tab being opened. */
-async function openOriginal(event, id) {
-  const entry = cards.get(id);
-  if (!entry || Date.now() - entry.fetchedAt < URL_MAX_AGE_MS) return;
-  event.preventDefault();
-  const tab = window.open("", "_blank"); // opened now, while the click still allows pop-ups
-  const image = await refreshCard(id);
-  if (tab && image?.variants.original) {
-    tab.opener = null;
-    tab.location.href = image.variants.original.url;
-  } else {
-    tab?.close();
-  }
-}
-
-async function deleteCard(id) {
-  const entry = cards.get(id);
-  if (!entry) return;
-  const name = entry.image.filename;
-  if (!window.confirm(`Delete “${name}”? The original and its thumbnails are removed for good.`)) return;
-  const button = $(".delete", entry.element);
-  button.disabled = true;
-  button.textContent = "Deleting…";
-  try {
-    await api.deleteImage(id);
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 404)) {
-      showNotice(`Could not delete “${name}”: ${describe(error)}`);
-      button.disabled = false;
-      button.textContent = "Delete";
-      return;
+/** The user's images and bytes against their limits, asked again shortly after a change. */
+function showUsage() {
+  clearTimeout(usageTimer);
+  usageTimer = setTimeout(async () => {
+    try {
+      const usage = await api.usage();
+      $("#usage").textContent =
+        `${usage.images} of ${usage.limits.images} images · ` +
+        `${humanSize(usage.bytes)} of ${humanSize(usage.limits.bytes)}`;
+    } catch {
+      $("#usage").textContent = ""; // a detail: the gallery says what went wrong, if anything
     }
-  }
-  // Keep keyboard focus in the gallery: on the next card, else the previous, else the heading.
-  const neighbour = entry.element.nextElementSibling || entry.element.previousElementSibling;
-  removeCard(id);
-  (neighbour ? $(".delete", neighbour) : $("#gallery-title")).focus();
-  announce(`Deleted ${name}.`);
-}
-
-async function loadPage({ reset }) {
-  const more = $("#load-more");
-  more.disabled = true;
-  try {
-    const page = await api.listImages(reset ? null : nextCursor, PAGE_SIZE);
-    if (reset) {
-      cards.clear();
-      $("#gallery").replaceChildren();
-    }
-    for (const image of page.items) upsertCard(image, { atTop: false });
-    nextCursor = page.next_cursor;
-    more.hidden = !nextCursor;
-    updateEmpty();
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) {
-      showNotice(`Could not load your images: ${describe(error)}`);
-    }
-  } finally {
-    more.disabled = false;
-  }
+  }, 300);
 }
 
 // ------------------------------------------------------------------ wiring
@@ -449,8 +176,6 @@ function wire() {
     auth.startCognitoSignIn(config.auth.cognito).catch((error) => showNotice(error.message)),
   );
   $("#sign-out").addEventListener("click", signOut);
-  $("#refresh").addEventListener("click", () => loadPage({ reset: true }));
-  $("#load-more").addEventListener("click", () => loadPage({ reset: false }));
   const input = $("#file-input");
   input.addEventListener("change", () => {
     uploadFiles(input.files);
@@ -469,6 +194,29 @@ async function main() {
     return;
   }
   api = createApi(config.apiUrl, () => auth.currentSession()?.token, onUnauthorized);
+  const sharing = createSharing({ api });
+  const follower = createFollower(api);
+  let viewer = null;
+  gallery = createGallery(api, {
+    onView: (id) => viewer.open(id),
+    onShare: (image) => sharing.open(image),
+    onChanged: (id) => viewer.update(id),
+    onRemoved: (id) => follower.forget(id),
+    onUsageChanged: showUsage,
+    onError: showNotice,
+  });
+  viewer = createViewer({
+    images: gallery.readyImages,
+    focusCard: gallery.focusCard,
+    onShare: (image) => sharing.open(image),
+  });
+  uploader = createUploader({
+    api,
+    owner: () => `${config.apiUrl} ${auth.currentSession()?.sub}`,
+    gallery,
+    follower,
+    onFinal: showUsage,
+  });
   if (config.auth.mode === "cognito") {
     try {
       await auth.finishCognitoSignIn(config.auth.cognito);

@@ -23,7 +23,7 @@ export function claimsOf(token) {
   }
 }
 
-/** {token, name} while a token that has not expired is stored, else null. */
+/** {token, name, sub} while a token that has not expired is stored, else null. */
 export function currentSession() {
   const token = sessionStorage.getItem(SESSION_KEY);
   if (!token) return null;
@@ -33,7 +33,7 @@ export function currentSession() {
     return null;
   }
   const name = claims?.email || claims?.["cognito:username"] || claims?.sub || "unknown user";
-  return { token, name };
+  return { token, name, sub: claims?.sub };
 }
 
 export function saveToken(token) {

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.e2e.web import sign_in
+from tests.e2e.web import sign_in, watched_page
 from tests.photos import make_photo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local]
@@ -35,14 +35,8 @@ new MutationObserver((records) => {
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    opened.add_init_script(RECORD_PROGRESS)
-    yield opened
-    context.close()
-    assert not problems, problems
+    with watched_page(browser, init_script=RECORD_PROGRESS) as opened:
+        yield opened
 
 
 def _throttle_uploads(page: Page) -> None:

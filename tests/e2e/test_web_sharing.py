@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page
+from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
 from infra.local import DevStack
-from tests.e2e.web import sign_in
+from tests.e2e.web import console_error, sign_in
 from tests.local.support import User, assert_upload_lands, user_of
 from tests.photos import make_photo
 
@@ -54,20 +54,13 @@ def fresh(browser: Browser) -> Iterator[Any]:
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         if not failing_loads:
-            page.on("console", lambda message: problems.extend(_console_error(message)))
+            page.on("console", lambda message: problems.extend(console_error(message)))
         return page
 
     yield open_page
     for context in contexts:
         context.close()
     assert not problems, problems
-
-
-def _console_error(message: ConsoleMessage) -> list[str]:
-    # The browser's own /favicon.ico request is no page's doing (and neither page has one).
-    if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
-        return []
-    return [f"{message.text} ({message.location.get('url')})"]
 
 
 def loaded(image: Locator) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from make_thumbnails import thumbhash
 from PIL import Image
+from view_share.placeholder import thumbhash_to_rgba
 
 from shoebox import keys, records, variants
 from shoebox.records import Status
@@ -71,6 +72,11 @@ def test_an_upload_ends_ready_with_upright_thumbnails(flow: Flow, capsys: pytest
             assert _near(rgb.getpixel((5, 5)), RED)
             assert _near(rgb.getpixel((rgb.width - 5, rgb.height - 5)), WHITE)
     assert sorted(flow.objects_of(image.id)) == [f"{flow.media}/{key}" for key in media_keys(image.id)]
+    # What the page paints first, and the camera's capture time (its location never).
+    assert record.taken_at == "2024-06-01T12:00:00"
+    assert record.placeholder is not None
+    width, height, _ = thumbhash_to_rgba(base64.b64decode(record.placeholder))
+    assert width > height  # upright, as the thumbnails
     output = capsys.readouterr().out
     assert [value for value, _ in metric_values(output, "ImagesReady")] == [1]
     [(milliseconds, _)] = metric_values(output, "ThumbnailMilliseconds")

@@ -8,9 +8,12 @@ import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -37,8 +40,10 @@ class Cli:
     token: str | None
     cwd: Path
 
-    def __call__(self, *args: str | Path, token: str | None = "", timeout: float = 180) -> Run:
-        env = {**os.environ, "SHOEBOX_API_URL": self.api_url, "NO_COLOR": "1", "COLUMNS": "200"}
+    def __call__(
+        self, *args: str | Path, token: str | None = "", timeout: float = 180, columns: int = 200
+    ) -> Run:
+        env = {**os.environ, "SHOEBOX_API_URL": self.api_url, "NO_COLOR": "1", "COLUMNS": str(columns)}
         env.pop("SHOEBOX_TOKEN", None)
         chosen = self.token if token == "" else token
         if chosen is not None:
@@ -168,6 +173,93 @@ def test_get_original_and_a_thumbnail(cli: Cli, uploaded: list[dict[str, Any]], 
     again = cli("get", image_id, "--variant", "256")
     assert again.code == 1
     assert "exists" in again.err  # never overwrites a file it named itself
+
+
+def test_show_prints_each_url_whole_on_a_narrow_terminal(cli: Cli, uploaded: list[dict[str, Any]]) -> None:
+    image = uploaded[0]["image"]
+    text = cli("show", image["id"], columns=60)
+    assert text.code == 0, text.err
+    lines = text.out.splitlines()
+    for name, variant in image["variants"].items():
+        url = variant["url"]
+        assert len(url) > 60
+        assert [line.split() for line in lines if url in line] == [[name, url]], text.out
+
+
+def test_get_into_folders_that_do_not_exist_yet(
+    cli: Cli, uploaded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    image_id = uploaded[0]["image"]["id"]
+    target = tmp_path / "new" / "deeper" / "x.webp"
+    saved = cli("get", image_id, "--variant", "256", "-o", target)
+    assert saved.code == 0, saved.err
+    assert "Traceback" not in saved.err
+    with Image.open(target) as decoded:
+        assert decoded.format == "WEBP"
+    assert not list(target.parent.glob("*.part"))
+
+    into = cli("get", image_id, "--variant", "512", "-o", f"{tmp_path / 'folder'}/")
+    assert into.code == 0, into.err
+    assert (tmp_path / "folder" / "harbour-512.webp").is_file()
+
+
+def test_get_to_a_place_that_cannot_be_written_is_one_clear_line(
+    cli: Cli, uploaded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run = cli("get", uploaded[0]["image"]["id"], "-o", blocker / "x.jpg")
+    assert run.code == 1
+    assert "Traceback" not in run.err
+    assert run.err.splitlines() == [f"error: cannot make the folder {blocker}: File exists ({blocker})"]
+
+
+def test_version(cli: Cli) -> None:
+    run = cli("--version", token=None)
+    assert run.code == 0
+    assert run.out.strip() == f"shoebox {version('shoebox')}"
+
+
+def test_share_then_shares_then_unshare(cli: Cli, uploaded: list[dict[str, Any]]) -> None:
+    image_id = uploaded[1]["image"]["id"]
+    made = cli("share", image_id, "--expires", "7d")
+    assert made.code == 0, made.err
+    url = made.out.strip()  # the link alone on stdout
+    assert url.startswith(f"{cli.api_url}/s/")
+    assert "unshare" in made.err
+    assert httpx.get(url).status_code == 200
+
+    lasting = cli("share", image_id, "--json").json()
+    assert lasting["expires_at"] is None
+    week = cli("shares", image_id, "--json").json()[1]
+    assert week["url"] == url
+    expires = datetime.fromisoformat(week["expires_at"]) - datetime.fromisoformat(week["created_at"])
+    assert expires == timedelta(days=7)
+
+    listed = cli("shares", image_id, columns=40)
+    assert listed.code == 0, listed.err
+    lines = listed.out.splitlines()
+    assert f"  {lasting['url']}" in lines  # whole, newest first
+    assert lines.index(f"  {lasting['url']}") < lines.index(f"  {url}")
+    assert f"{week['id']}  expires " in listed.out
+    assert f"{lasting['id']}  until revoked" in listed.out
+
+    revoked = cli("unshare", week["id"])
+    assert revoked.code == 0, revoked.err
+    assert revoked.out.strip() == f"revoked {week['id']}"
+    assert httpx.get(url).status_code == 404
+    assert [share["id"] for share in cli("shares", image_id, "--json").json()] == [lasting["id"]]
+    again = cli("unshare", week["id"], lasting["id"], "--json")
+    assert again.code == 1
+    assert again.json() == {"revoked": [lasting["id"]], "not_found": [week["id"]]}
+    assert cli("shares", image_id, "--json").json() == []
+
+
+@pytest.mark.parametrize("expires", ["soon", "0d", "7 days"])
+def test_a_bad_expiry_is_a_usage_error(cli: Cli, uploaded: list[dict[str, Any]], expires: str) -> None:
+    run = cli("share", uploaded[1]["image"]["id"], "--expires", expires)
+    assert run.code == 2
+    assert "is not a duration" in run.err
 
 
 def test_rm_then_it_is_gone(cli: Cli, tmp_path: Path) -> None:

@@ -104,10 +104,32 @@ class ShoeboxClient:
         return str(response.json()["token"])
 
     def create_upload(
-        self, filename: str, content_type: str, size: int, method: str = "POST"
+        self,
+        filename: str,
+        content_type: str,
+        size: int,
+        method: str = "POST",
+        sha256: str | None = None,
     ) -> dict[str, Any]:
-        body = {"filename": filename, "content_type": content_type, "size": size, "method": method}
+        """201 {"image", "upload"}; or, for bytes the caller has READY, 200 {"image", "duplicate"}."""
+        body: dict[str, Any] = {"filename": filename, "content_type": content_type, "size": size}
+        body["method"] = method
+        if sha256 is not None:
+            body["sha256"] = sha256
         return dict(self._request("POST", "/v1/uploads", json=body).json())
+
+    def get_upload(self, image_id: str) -> dict[str, Any]:
+        """A PENDING upload: {"image", "received": [{"number", "size", "etag"}], "upload"}."""
+        return dict(self._request("GET", f"/v1/uploads/{image_id}").json())
+
+    def complete_upload(self, image_id: str, parts: list[dict[str, Any]]) -> Image:
+        return dict(self._request("POST", f"/v1/uploads/{image_id}/complete", json={"parts": parts}).json())
+
+    def cancel_upload(self, image_id: str) -> None:
+        self._request("DELETE", f"/v1/uploads/{image_id}")
+
+    def usage(self) -> dict[str, Any]:
+        return dict(self._request("GET", "/v1/usage").json())
 
     def list_images(
         self, limit: int = 20, cursor: str | None = None, status: str | None = None
@@ -133,6 +155,11 @@ class ShoeboxClient:
             if not cursor:
                 return
 
+    def images_by_ids(self, ids: list[str]) -> list[Image]:
+        """The caller's images among `ids` (at most 100), in one request: unknown ids are left out."""
+        response = self._request("GET", "/v1/images", params={"ids": ",".join(ids)})
+        return list(response.json()["items"])
+
     def get_image(self, image_id: str) -> Image:
         return dict(self._request("GET", f"/v1/images/{image_id}").json())
 
@@ -146,6 +173,18 @@ class ShoeboxClient:
 
     def delete_image(self, image_id: str) -> None:
         self._request("DELETE", f"/v1/images/{image_id}")
+
+    def create_share(self, image_id: str, expires_in: int | None) -> dict[str, Any]:
+        """A share link: {"id", "image_id", "url", "created_at", "expires_at"}."""
+        response = self._request("POST", f"/v1/images/{image_id}/shares", json={"expires_in": expires_in})
+        return dict(response.json()["share"])
+
+    def list_shares(self, image_id: str) -> list[dict[str, Any]]:
+        """The image's live links, newest first."""
+        return list(self._request("GET", f"/v1/images/{image_id}/shares").json()["items"])
+
+    def delete_share(self, share_id: str) -> None:
+        self._request("DELETE", f"/v1/shares/{share_id}")
 
     def wait_final(
         self,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -274,7 +276,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    for name in ("id", "filename", "content_type", "format", "sha256", "created_at", "updated_at"):
+    shown = ("id", "filename", "content_type", "format", "sha256", "taken_at", "created_at", "updated_at")
+    for name in shown:
         table.add_row(name, Text(str(image.get(name) or "-")))
     table.add_row("status", _status_text(image["status"]))
     table.add_row("size", _human_size(image.get("size")))
@@ -285,13 +288,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     variants = image.get("variants") or {}
     if variants:
         listing = Table("variant", "pixels", "type", box=None, pad_edge=False)
-        listing.add_column("url (short-lived)", overflow="fold")
         for name, variant in variants.items():
-            listing.add_row(
-                name, _dimensions(variant), variant.get("content_type"), variant.get("url") or "-"
-            )
+            listing.add_row(name, _dimensions(variant), variant.get("content_type"))
         out.print(listing)
+        # Each URL whole on one line (never wrapped by us), so that it can be copied.
+        out.print("urls (signed CDN URLs, the same all day):")
+        for name, variant in variants.items():
+            _print_line(f"{name:>8}  {variant.get('url') or '-'}")
     return EXIT_OK
+
+
+def _print_line(text: str) -> None:
+    """One line on stdout as it is: no markup, no highlighting, no wrapping at the terminal's width."""
+    out.print(Text(text), soft_wrap=True)
 
 
 # ------------------------------------------------------------------ get / rm / token
@@ -321,15 +330,34 @@ def _opened(output: Path | None) -> Iterator[Callable[[bytes], object]]:
         partial.unlink(missing_ok=True)
 
 
+def _output_of(args: argparse.Namespace, image: Image) -> tuple[Path | None, bool]:
+    """Where `get` saves (None: stdout), and whether we chose the file's name (then we never
+    overwrite). `-o DIR/` or an existing folder: our name, in that folder."""
+    if args.output == "-":
+        return None, False
+    if not args.output:
+        return _default_output(image, args.variant), True
+    path = Path(args.output)
+    if args.output.endswith(("/", os.sep)) or path.is_dir():
+        return path / _default_output(image, args.variant), True
+    return path, False
+
+
 def cmd_get(args: argparse.Namespace) -> int:
     with _client(args) as api:
         image = api.get_image(args.id)
         url = api.content_url(args.id, args.variant)
     to_stdout = args.output == "-"
-    output = None if to_stdout else Path(args.output) if args.output else _default_output(image, args.variant)
-    if output is not None and not args.output and output.exists():
+    output, named_by_us = _output_of(args, image)
+    if output is not None and named_by_us and output.exists():
         _fail(f"{output} exists: choose another name with -o PATH")
         return EXIT_FAILED
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)  # `-o new/folder/x.webp` makes them
+        except OSError as exc:
+            _fail(f"cannot make the folder {output.parent}: {exc.strerror} ({exc.filename})")
+            return EXIT_FAILED
     show_progress = not (args.json or to_stdout)
     with _s3_client() as s3, s3.stream("GET", url) as response, _upload_progress(show_progress) as progress:
         if response.is_error:
@@ -366,6 +394,74 @@ def cmd_rm(args: argparse.Namespace) -> int:
             out.print(f"deleted {image_id}")
         for image_id in missing:
             err.print(f"[red]not found:[/] {escape(image_id)}")
+    return EXIT_FAILED if missing else EXIT_OK
+
+
+# ------------------------------------------------------------------ share / shares / unshare
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw]?)")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration(text: str) -> int | None:
+    """--expires: 90s, 30m, 12h, 7d, 2w or plain seconds; `never` for a link that lasts until
+    revoked (None)."""
+    text = text.strip().lower()
+    if text == "never":
+        return None
+    found = _DURATION.fullmatch(text)
+    if found is None or int(found[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: say e.g. 7d, 12h, 30m or never")
+    return int(found[1]) * _SECONDS[found[2]]
+
+
+def _lasts(share: dict[str, Any]) -> str:
+    expires = share.get("expires_at")
+    return f"expires {expires[:16].replace('T', ' ')} UTC" if expires else "until revoked"
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        share = api.create_share(args.id, args.expires)
+    if args.json:
+        _emit_json(share)
+        return EXIT_OK
+    sys.stdout.write(share["url"] + "\n")  # alone on stdout: `shoebox share ID | pbcopy`
+    err.print(Text(f"link {share['id']}, {_lasts(share)}; revoke it with `shoebox unshare {share['id']}`"))
+    return EXIT_OK
+
+
+def cmd_shares(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        shares = api.list_shares(args.id)
+    if args.json:
+        _emit_json(shares)
+        return EXIT_OK
+    if not shares:
+        err.print(Text(f"no links to {args.id}: make one with `shoebox share {args.id}`"))
+        return EXIT_OK
+    for share in shares:  # newest first; each URL whole on a line of its own
+        _print_line(f"{share['id']}  {_lasts(share)}")
+        _print_line(f"  {share['url']}")
+    return EXIT_OK
+
+
+def cmd_unshare(args: argparse.Namespace) -> int:
+    revoked, missing = [], []
+    with _client(args) as api:
+        for share_id in args.share_ids:
+            try:
+                api.delete_share(share_id)
+                revoked.append(share_id)
+            except NotFoundError:
+                missing.append(share_id)
+    if args.json:
+        _emit_json({"revoked": revoked, "not_found": missing})
+    else:
+        for share_id in revoked:
+            _print_line(f"revoked {share_id}")
+        for share_id in missing:
+            err.print(f"[red]not found:[/] no share link {escape(share_id)} among yours")
     return EXIT_FAILED if missing else EXIT_OK
 
 
@@ -417,10 +513,11 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoebox",
-        description="Upload, list, fetch and delete images in a Shoebox.",
+        description="Upload, list, fetch, share and delete images in a Shoebox.",
         parents=[_common_options(defaults=True)],
         epilog="exit codes: 0 ok, 1 failed or rejected, 2 usage, 3 authentication",
     )
+    parser.add_argument("--version", action="version", version=f"shoebox {_version()}")
     common = _common_options(defaults=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -453,10 +550,36 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("ids", nargs="+", metavar="ID")
     rm.set_defaults(run=cmd_rm)
 
+    share = commands.add_parser("share", parents=[common], help="make a link anyone can open (no sign-in)")
+    share.add_argument("id")
+    share.add_argument(
+        "--expires",
+        type=duration,
+        default=None,
+        metavar="WHEN",
+        help="how long the link works: 30m, 12h, 7d, 2w ... (default: until revoked)",
+    )
+    share.set_defaults(run=cmd_share)
+
+    shares = commands.add_parser("shares", parents=[common], help="an image's live share links")
+    shares.add_argument("id")
+    shares.set_defaults(run=cmd_shares)
+
+    unshare = commands.add_parser("unshare", parents=[common], help="revoke share links")
+    unshare.add_argument("share_ids", nargs="+", metavar="SHARE_ID")
+    unshare.set_defaults(run=cmd_unshare)
+
     token = commands.add_parser("token", parents=[common], help="a dev token (local stack only)")
     token.add_argument("--sub", required=True, metavar="NAME", help="the user the token is for")
     token.set_defaults(run=cmd_token)
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("shoebox")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def _fail(message: str) -> None:
@@ -478,6 +601,9 @@ def _report(exc: Exception) -> int:
     if isinstance(exc, Unreachable):
         _fail(f"{exc} (is the stack running? `make dev` starts it locally)")
         return EXIT_FAILED
+    if isinstance(exc, OSError):  # a file we were asked to read or write
+        _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        return EXIT_FAILED
     _fail(str(exc))
     return EXIT_FAILED
 
@@ -489,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.run(args))
-    except (ShoeboxError, UploadRefused) as exc:
+    except (ShoeboxError, UploadRefused, OSError) as exc:
         return _report(exc)
     except KeyboardInterrupt:
         err.print("interrupted")
