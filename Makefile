@@ -99,7 +99,7 @@ validate: setup $(CHECKOV) ## sam validate (plain and --lint), cfn-lint and chec
 .PHONY: build
 build: setup ## sam build for Lambda (python3.13, arm64) without Docker; prints sizes, checks artifacts
 	BUILD_PYTHON="$(CURDIR)/$(PYTHON)" UV="$(UV)" $(VENV)/bin/sam build --template template.yaml --parallel
-	$(PYTHON) infra/build_report.py
+	PYTHONPATH=layers/core:. $(PYTHON) -m infra.build_report
 
 ENV ?= dev
 .PHONY: deploy
