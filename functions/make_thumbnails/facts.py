@@ -35,8 +35,9 @@ def taken_at(original: bytes) -> str | None:
     found = _EXIF_TIME.fullmatch(str(exif.get(ExifTags.Base.DateTimeOriginal, "")).strip("\x00 "))
     if found is None:
         return None
+    year, month, day, hour, minute, second = (int(part) for part in found.groups())
     try:
-        when = datetime(*(int(part) for part in found.groups()))  # EXIF has no zone: a wall-clock time
+        when = datetime(year, month, day, hour, minute, second)  # EXIF has no zone: a wall-clock time
     except ValueError:
         return None
     offset = str(exif.get(ExifTags.Base.OffsetTimeOriginal, "")).strip("\x00 ")
