@@ -63,14 +63,14 @@ def test_one_request_per_round_for_every_image_first_at_the_expected_time_then_b
     )
     assert api.asked == [["a", "b"], ["a", "b"], ["b"], ["b"]]
     assert clock.slept == [expected_seconds(MIB), 0.5, 0.75, 1.125]
-    assert expected_seconds(MIB) == 1.1
+    assert expected_seconds(MIB) == 1.05
     assert result == {"a": {"id": "a", "status": "READY"}, "b": {"id": "b", "status": "REJECTED"}}
     assert seen[:2] == [("a", "PROCESSING"), ("b", "PENDING")]
 
 
 def test_a_bigger_file_is_first_asked_about_later_and_never_after_10_seconds() -> None:
     assert expected_seconds(0) == 1.0
-    assert expected_seconds(20 * MIB) == 3.0
+    assert expected_seconds(20 * MIB) == 2.0
     assert expected_seconds(10_000 * MIB) == 10.0
 
 
