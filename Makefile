@@ -38,6 +38,13 @@ setup: $(VENV)/.synced ## create .venv from uv.lock (Python 3.13)
 dev: setup ## run the whole app locally: emulator, gateway, workers, web page (Ctrl-C stops)
 	@PYTHONPATH=layers/core $(PYTHON) -m infra.local  # stdout is the stack's own: set-up talks on stderr
 
+# The local data (images, pending messages) lives in $(SHOEBOX_STATE_DIR)/state between runs; the
+# key pairs and generated secrets beside it stay, so tokens issued before stay valid.
+.PHONY: dev-reset
+dev-reset: ## delete the local stack's data (images, uploads, messages), then run it empty
+	@rm -rf "$(or $(SHOEBOX_STATE_DIR),.shoebox)/state"
+	@$(MAKE) dev
+
 .PHONY: test
 test: setup browser ## run every test (unit, functional, contract, local stack, browser)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

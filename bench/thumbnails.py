@@ -1,20 +1,33 @@
-"""Benchmark: Shoebox's validate + thumbnails against a naive Pillow pipeline, on real photos.
+"""Benchmark: Shoebox's two pipeline steps against a naive Pillow pipeline, on real photos.
 
     PYTHONPATH=functions:layers/core:. python -m bench.thumbnails [--corpus DIR] [--repeat N]
 
-Builds the photo corpus (../shared/corpus/build_photos.sh) if DIR has none, then for each
-image runs every pipeline N times, interleaved, each run in a fresh child process pinned to
-one CPU (a 1769 MB Lambda has one vCPU): wall time of the work alone (imports and a warm-up
-excluded, as in a warm Lambda) and peak memory, as the child's peak RSS growth during the work
-(Pillow allocates pixels outside Python's allocator, so tracemalloc would miss them). The
-warm-up runs the pipeline on a 16x16 image made like the measured one (format, mode, ICC
-profile, EXIF), never on the measured image. Also reports, per image, how close Shoebox's
-thumbnails are to Lanczos from the fully decoded original (PSNR), so that speed is not bought
-with quality. Prints one JSON document.
+Builds the photo corpus (../shared/corpus/build_photos.sh) if DIR has none, and the hostile
+uploads (bench/hostile.py) if DIR/hostile has none. For each photo it runs every pipeline N
+times, interleaved, each run in a fresh child process pinned to one CPU (a 1769 MB Lambda has
+one vCPU): wall time of the work alone (imports and a warm-up excluded, as in a warm Lambda) and
+peak memory, as the child's peak RSS growth during the work (Pillow allocates pixels outside
+Python's allocator, so tracemalloc would miss them). The warm-up runs the pipeline on a 16x16
+image made like the measured one (format, mode, ICC profile, EXIF), never on the measured image.
+
+Shoebox's side is what the pipeline runs: validation (rules.validate) then the thumbnail step
+(imaging.make_thumbnails on the clean original). The naive side opens the upload, applies its
+EXIF orientation, makes each size with thumbnail() and saves it as WebP at Pillow's defaults.
+
+Reports the median, total (sum over sum) and worst ratio of the photos, each photo's PSNR
+against Lanczos from the fully decoded original (speed must not be bought with quality), and
+`worst_case_cpu_s`: the CPU time of the costliest upload Shoebox accepts among the photos and
+the hostile uploads (the tests' and those at the default limits), through both steps. Prints one
+JSON document.
+
+The ratios the targets judge are of CPU time: every run is pinned to one CPU, as a Lambda has
+one vCPU, and on a shared machine wall time also measures whatever else runs on that CPU. The
+same ratios by wall time are reported beside them (`*_wall_ratio`).
 """
 
 import argparse
 import csv
+import hashlib
 import importlib.util
 import io
 import json
@@ -22,6 +35,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,32 +48,41 @@ from make_thumbnails import imaging
 from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 from validate_upload import rules
 
+from bench import hostile
+from shoebox.rejections import Rejection
 from shoebox.variants import THUMBNAIL_SIZES
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_CORPUS = ROOT.parent / "shared" / "corpus" / "build_photos.sh"
-TARGET_RATIO = 0.5
-LIMITS = rules.Limits(max_bytes=25 * 1024 * 1024)
+# The team's goals, against the naive pipeline: the median photo, the whole corpus by total
+# time (a median hides the big photos), and no photo slower than naive at all.
+TARGETS = {"median_ratio_at_most": 0.40, "total_ratio_at_most": 0.70, "max_ratio_at_most": 1.0}
+LIMITS = rules.Limits(max_bytes=25 * 1024 * 1024)  # the defaults, as deployed
 CONTENT_TYPES = {fmt: content_type for content_type, fmt in rules.ACCEPTED_TYPES.items()}
 
 Timings = dict[str, float]
 
 
 def shoebox(data: bytes) -> Timings:
+    """Both pipeline steps, as the functions run them; a rejection ends the work, as there."""
     started = time.perf_counter()
-    clean = rules.validate(data, CONTENT_TYPES[rules.sniff(data)], len(data), LIMITS)
-    validated = time.perf_counter()
-    imaging.make_thumbnails(clean.data)
+    try:
+        clean = rules.validate(data, CONTENT_TYPES[rules.sniff(data)], len(data), LIMITS)
+        validated = time.perf_counter()
+        imaging.make_thumbnails(clean.data)
+    except Rejection:
+        return {"rejected": 1.0}
     done = time.perf_counter()
     return {"validate_ms": (validated - started) * 1000, "thumbnails_ms": (done - validated) * 1000}
 
 
 def baseline(data: bytes) -> Timings:
-    """What a first attempt looks like: decode it all, thumbnail() a copy per size, default WebP."""
+    """What a first attempt looks like: open, turn upright, thumbnail() a copy per size, WebP at
+    Pillow's defaults."""
     with Image.open(io.BytesIO(data)) as im:
-        im.load()
+        upright = ImageOps.exif_transpose(im)
         for size in THUMBNAIL_SIZES:
-            thumbnail = im.copy()
+            thumbnail = upright.copy()
             thumbnail.thumbnail((size, size))
             thumbnail.save(io.BytesIO(), "WEBP")
     return {}
@@ -104,15 +127,19 @@ def child(pipeline: str, path: Path, cpu: int) -> None:
 
 
 def look_alike(data: bytes) -> bytes:
-    """A 16x16 image with the features of `data` (format, mode, progressive, ICC profile, EXIF
-    and transparency) but none of its pixels."""
+    """A 16x16 image with the features of `data` (format, mode, progressive, ICC profile, EXIF,
+    transparency, and up to 32 of its frames) but none of its pixels."""
     with Image.open(io.BytesIO(data)) as im:
-        fmt, mode = im.format or "PNG", im.mode
+        fmt, mode, frames = im.format or "PNG", im.mode, min(getattr(im, "n_frames", 1), 32)
         kept = ("icc_profile", "exif", "progressive", "transparency")
         options = {key: im.info[key] for key in kept if im.info.get(key) is not None}
+    pictures = [Image.new(mode, (16, 16))]
+    if frames > 1:  # frames that differ, or the encoder merges them
+        pictures += [Image.new("RGB", (16, 16), (8 * i, 0, 0)).convert(mode) for i in range(1, frames)]
+        options.update(save_all=True, append_images=pictures[1:])
     out = io.BytesIO()
     try:
-        Image.new(mode, (16, 16)).save(out, fmt, **options)
+        pictures[0].save(out, fmt, **options)
     except (OSError, KeyError, ValueError, TypeError):  # e.g. HEIF, which Pillow cannot write
         out = io.BytesIO()
         Image.new("RGB", (16, 16)).save(out, "PNG")
@@ -133,7 +160,7 @@ def psnr_db(data: bytes) -> float:
         except ImageCms.PyCMSError:
             pass  # as the pipeline does: a broken profile is ignored
     lowest = math.inf
-    for thumbnail in imaging.make_thumbnails(clean.data):
+    for thumbnail in imaging.make_thumbnails(clean.data).thumbnails:
         with Image.open(io.BytesIO(thumbnail.data)) as made:
             reference = full.resize(made.size, Image.Resampling.LANCZOS)
             difference = ImageChops.difference(made.convert(reference.mode), reference)
@@ -158,8 +185,24 @@ def ensure_corpus(corpus: Path) -> list[Path]:
         return [corpus / row["file"] for row in csv.DictReader(rows, delimiter="\t")]
 
 
-def benchmark(files: list[Path], repeat: int, cpu: int) -> dict[str, object]:
+def ensure_hostile(folder: Path) -> list[Path]:
+    """The hostile uploads, made once (the 100 MP ones take a while) and kept beside the corpus
+    until bench/hostile.py changes."""
+    stamp, done = hashlib.sha256(Path(hostile.__file__).read_bytes()).hexdigest(), folder / "DONE"
+    if not done.exists() or done.read_text() != stamp:
+        print(f"making the hostile uploads in {folder}", file=sys.stderr)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for name, data in hostile.at_the_limits().items():
+            (folder / name).write_bytes(data)
+        done.write_text(stamp)
+    return sorted(path for path in folder.iterdir() if path != done)
+
+
+def benchmark(files: list[Path], hostile_files: list[Path], repeat: int, cpu: int) -> dict[str, object]:
     runs: dict[tuple[Path, str], list[Timings]] = {(f, p): [] for f in files for p in PIPELINES}
+    for f in hostile_files:
+        runs[f, "shoebox"] = []
     for round_ in range(repeat):
         for index, path in enumerate(files):
             # Interleaved, and the order alternates, so drift on a noisy machine hits all alike.
@@ -167,33 +210,86 @@ def benchmark(files: list[Path], repeat: int, cpu: int) -> dict[str, object]:
             for pipeline in order:
                 runs[path, pipeline].append(measure(pipeline, path, cpu))
             print(f"round {round_ + 1}/{repeat}: {path.name}", file=sys.stderr)
+        for path in hostile_files:  # Shoebox's side only: their cost is what is measured
+            runs[path, "shoebox"].append(measure("shoebox", path, cpu))
+            print(f"round {round_ + 1}/{repeat}: {path.name}", file=sys.stderr)
 
     images = [_summary(path, {p: runs[path, p] for p in PIPELINES}) for path in files]
     for image, path in zip(images, files, strict=True):
         image["psnr_db"] = psnr_db(path.read_bytes())
+    uploads = [_hostile_summary(path, runs[path, "shoebox"]) for path in hostile_files]
 
     def median_of(key: str) -> float:
         return round(statistics.median(float(str(image[key])) for image in images), 3)
 
-    median_ratio = median_of("ratio")
+    def total_of(key: str) -> float:
+        return sum(float(str(image[key])) for image in images)
+
+    slowest = max(images, key=lambda image: float(str(image["cpu_ratio"])))
+    accepted = [(float(str(i["shoebox_cpu_ms"])), str(i["file"])) for i in images]
+    accepted += [(float(str(u["cpu_ms"])), str(u["file"])) for u in uploads if u["outcome"] == "accepted"]
+    worst_cpu_ms, worst_file = max(accepted)
+    ratios = {
+        "median_ratio": median_of("cpu_ratio"),
+        "total_ratio": round(total_of("shoebox_cpu_ms") / total_of("baseline_cpu_ms"), 3),
+        "max_ratio": float(str(slowest["cpu_ratio"])),
+    }
     return {
         "images": images,
-        "median_ratio": median_ratio,
-        # Wall time suffers from whatever else the machine runs; CPU time much less so.
-        "median_cpu_ratio": median_of("cpu_ratio"),
+        "hostile": uploads,
+        **ratios,
+        "max_ratio_file": slowest["file"],
+        "median_wall_ratio": median_of("wall_ratio"),
+        "total_wall_ratio": round(total_of("shoebox_ms") / total_of("baseline_ms"), 3),
+        "max_wall_ratio": max(float(str(image["wall_ratio"])) for image in images),
         "median_thumbnails_only_ratio": median_of("thumbnails_ratio"),
         "median_peak_ratio": median_of("peak_ratio"),
         "min_psnr_db": min(float(str(image["psnr_db"])) for image in images),
-        "target": {"median_ratio_at_most": TARGET_RATIO, "met": median_ratio <= TARGET_RATIO},
+        "worst_case_cpu_s": round(worst_cpu_ms / 1000, 2),
+        "worst_case_file": worst_file,
+        "target": {
+            **TARGETS,
+            "met": ratios["median_ratio"] <= TARGETS["median_ratio_at_most"]
+            and ratios["total_ratio"] <= TARGETS["total_ratio_at_most"]
+            and ratios["max_ratio"] <= TARGETS["max_ratio_at_most"],
+        },
         "repeat": repeat,
         "pipelines": list(PIPELINES),
-        "settings": {"webp_quality": imaging.WEBP_QUALITY, "webp_method": imaging.WEBP_METHOD},
+        "settings": {
+            "webp_quality": imaging.WEBP_QUALITY,
+            "webp_method": imaging.WEBP_METHOD,
+            "max_pixels": LIMITS.max_pixels,
+            "max_total_pixels": LIMITS.max_total_pixels,
+            "max_bytes": LIMITS.max_bytes,
+        },
         "machine": {
             "python": platform.python_version(),
             "pillow": PIL.__version__,
             "cpus": os.cpu_count(),
             "pinned_to_cpu": cpu,
         },
+    }
+
+
+def _hostile_summary(path: Path, runs: list[Timings]) -> dict[str, object]:
+    """What Shoebox made of a hostile upload, and what that cost through both steps."""
+    rejected = [run for run in runs if "rejected" in run]
+    outcome = "accepted"
+    if rejected:
+        try:
+            data = path.read_bytes()
+            clean = rules.validate(data, CONTENT_TYPES[rules.sniff(data)], len(data), LIMITS)
+            imaging.make_thumbnails(clean.data)
+        except Rejection as rejection:
+            step = "thumbnails" if isinstance(rejection, imaging.Undecodable) else "validation"
+            outcome = f"{rejection.code} ({step})"
+    return {
+        "file": path.name,
+        "bytes": path.stat().st_size,
+        "outcome": outcome,
+        "ms": round(statistics.median(run["ms"] for run in runs), 1),
+        "cpu_ms": round(statistics.median(run["cpu_ms"] for run in runs), 1),
+        "peak_mib": round(statistics.median(run["peak_mib"] for run in runs), 1),
     }
 
 
@@ -214,7 +310,7 @@ def _summary(path: Path, runs: dict[str, list[Timings]]) -> dict[str, object]:
         "validate_ms": round(median("shoebox", "validate_ms"), 1),
         "thumbnails_ms": round(median("shoebox", "thumbnails_ms"), 1),
         "baseline_ms": round(baseline_ms, 1),
-        "ratio": round(shoebox_ms / baseline_ms, 3),
+        "wall_ratio": round(shoebox_ms / baseline_ms, 3),
         "shoebox_cpu_ms": round(median("shoebox", "cpu_ms"), 1),
         "baseline_cpu_ms": round(median("baseline", "cpu_ms"), 1),
         "cpu_ratio": round(median("shoebox", "cpu_ms") / median("baseline", "cpu_ms"), 3),
@@ -247,7 +343,8 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]), args.cpu)
         return
     files = ensure_corpus(args.corpus.resolve())
-    print(json.dumps(benchmark(files, args.repeat, args.cpu), indent=2))
+    hostile_files = ensure_hostile(args.corpus.resolve() / "hostile")
+    print(json.dumps(benchmark(files, hostile_files, args.repeat, args.cpu), indent=2))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ same stack) shares the one session stack instead of starting a second.
 
     stack.api_url                  "http://127.0.0.1:<port>": the gateway (API, /_local/token)
     stack.aws_url                  "http://127.0.0.1:<port>": moto server
+    stack.endpoint("s3")           where S3 is: moto, or LocalStack (tests/local/test_api.py and
+                                   test_pipeline.py run on both backends: `-m localstack`)
     stack.token("alice")           a JWT the gateway accepts for sub "alice" (valid 12 h);
     stack.token("a", exp=0, ...)   keyword claims add to or replace the standard ones
                                    (None leaves a claim out: stack.token("a", exp=None))
@@ -33,12 +35,22 @@ import pytest
 from infra.local import DevStack
 from infra.local.processes import FileSink
 
+# These modules' tests run on both backends; `-m localstack` selects their LocalStack runs.
+BOTH_BACKENDS = {"test_api", "test_pipeline"}  # tests/local's (modules are named by basename)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stack" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
+        backends = ["moto", pytest.param("localstack", marks=pytest.mark.localstack)]
+        metafunc.parametrize("stack", backends, indirect=True, scope="session")
+
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    state = tmp_path_factory.mktemp("local-stack")
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    backend = getattr(request, "param", "moto")
+    state = tmp_path_factory.mktemp(f"local-stack-{backend}")
     sink = FileSink(state / "stack.log")
-    running = DevStack(api_port=0, aws_port=0, state_dir=state, sink=sink)
+    running = DevStack(api_port=0, aws_port=0, localstack_port=0, backend=backend, state_dir=state, sink=sink)
     with running:
         yield running
     sink.close()

@@ -9,9 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from shoebox import records, views
 from shoebox.auth import Owner
-from shoebox.errors import NotFound, NotReady
+from shoebox.errors import NotFound
 from shoebox.observability import logger
-from shoebox.records import Status
 from shoebox.variants import VARIANT_NAMES
 
 router = APIRouter(tags=["images"])
@@ -27,11 +26,7 @@ router = APIRouter(tags=["images"])
     "as in the Image's `variants`). A thumbnail is never larger than the original, so a small "
     "image lacks the bigger variants (404).",
     responses={
-        302: {
-            "description": "Found: `Location` is the signed CDN URL.",
-            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
-            "content": None,
-        },
+        302: views.REDIRECT_RESPONSE,
         **views.error_responses(401, 404, 409),
     },
 )
@@ -46,8 +41,7 @@ def get_content(
     record = records.get_owned(id, owner)
     if variant not in VARIANT_NAMES:
         raise NotFound(f"unknown variant {variant!r}", {"field": "variant", "allowed": list(VARIANT_NAMES)})
-    if record.status != Status.READY:
-        raise NotReady(f"image is {record.status}, not READY", {"status": record.status})
+    records.require_ready(record)
     stored = record.ready_variants().get(variant)
     if stored is None:
         raise NotFound(f"image has no {variant} variant", {"field": "variant"})

@@ -26,11 +26,7 @@ CACHE_CONTROL = "public, max-age=60"
     description="Redirects (302) to the variant's signed CDN URL. Unknown, revoked and expired "
     "links, links to a deleted image, and variants the image does not have are 404.",
     responses={
-        302: {
-            "description": "Found: `Location` is the signed CDN URL.",
-            "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
-            "content": None,
-        },
+        302: views.REDIRECT_RESPONSE,
         **views.error_responses(404),
     },
 )

@@ -15,22 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image as PILImage
 
-from make_thumbnails import facts, imaging
+from make_thumbnails import imaging, thumbhash
 from shoebox import records, variants
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectGone, ObjectReplaced, ObjectStore
 from shoebox.observability import MetricUnit, count_rejection, logger, metrics
 from shoebox.pipeline import ObjectCreated
 from shoebox.records import ImageRecord, Status
+from shoebox.rejections import Rejection
 from shoebox.settings import Settings
 from shoebox.variants import Variant
-
-CORRUPT_IMAGE = "CORRUPT_IMAGE"  # a rejection code (SPEC §4)
-# What imaging.make_thumbnails raises for bytes Pillow cannot decode.
-# TODO: catch imaging.Undecodable (its typed exception, being added) instead of this set.
-_UNDECODABLE = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError)
 
 
 @dataclass(frozen=True)
@@ -65,13 +61,13 @@ class MakeThumbnails:
             return
         started = self.clock()
         try:
-            thumbnails = imaging.make_thumbnails(data)
-        except _UNDECODABLE as exc:
-            self._reject(record, f"the image does not decode: {exc}")
+            rendition = imaging.make_thumbnails(data)
+        except Rejection as rejection:
+            self._reject(record, rejection)
             return
         elapsed_ms = (self.clock() - started) * 1000
         made = [record.original_variant()]
-        for thumbnail in thumbnails:
+        for thumbnail in rendition.thumbnails:
             name = str(thumbnail.size)
             variant = Variant(
                 name=name,
@@ -82,11 +78,13 @@ class MakeThumbnails:
             )
             self.store.put_immutable(self.media_bucket, variant.key, thumbnail.data, variant.content_type)
             made.append(variant)
-        # The smallest thumbnail is last: upright and sRGB, what the placeholder is made from.
-        placeholder = facts.placeholder_of(thumbnails[-1].data)
         try:
             records.mark_ready(
-                image_id, made, record.source_etag, placeholder=placeholder, taken_at=facts.taken_at(data)
+                image_id,
+                made,
+                record.source_etag,
+                placeholder=_placeholder(rendition.preview),
+                taken_at=rendition.taken_at,
             )
         except TransitionRefused:
             self._refused(image_id)
@@ -122,15 +120,17 @@ class MakeThumbnails:
             logger.info("the original was removed with its image: nothing to do")
             return None
 
-    def _reject(self, record: ImageRecord, reason: str) -> None:
-        """The full decode failed: REJECTED CORRUPT_IMAGE, and the original and any thumbnail go."""
+    def _reject(self, record: ImageRecord, rejection: Rejection) -> None:
+        """The full decode failed (CORRUPT_IMAGE, or TOO_MANY_PIXELS from the decoder's own
+        guard): REJECTED, and the original and any thumbnail go."""
+        code = str(rejection.code)
         try:
-            records.reject_processing(record.id, record.source_etag, CORRUPT_IMAGE, reason)
+            records.reject_processing(record.id, record.source_etag, code, rejection.message)
         except TransitionRefused:
             self._refused(record.id)
             return
-        logger.info("image rejected: its original does not decode", extra={"reason": reason})
-        count_rejection(CORRUPT_IMAGE)
+        logger.info("image rejected by the full decode", extra={"code": code, "reason": rejection.message})
+        count_rejection(code)
         self.remove_objects(record.id)
 
     def _refused(self, image_id: str) -> None:
@@ -143,3 +143,10 @@ class MakeThumbnails:
             self.remove_objects(image_id)
         else:
             logger.info("already done (a duplicate event)", extra={"status": status})
+
+
+def _placeholder(preview: PILImage.Image) -> str:
+    """The ThumbHash of the smallest variant's pixels (no second decode), at most 100 px."""
+    small = preview.convert("RGBA")
+    small.thumbnail((thumbhash.MAX_SIZE, thumbhash.MAX_SIZE))
+    return thumbhash.placeholder(small.width, small.height, small.tobytes())

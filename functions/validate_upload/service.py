@@ -72,6 +72,7 @@ class ValidateUpload:
                 max_bytes=settings.max_upload_bytes,
                 max_pixels=settings.max_pixels,
                 max_frames=settings.max_frames,
+                max_total_pixels=settings.max_total_pixels,
             ),
             multipart_max_bytes=settings.max_multipart_upload_bytes,
         )

@@ -2,8 +2,11 @@
 
 Ports come from SHOEBOX_API_PORT (default 3000) and SHOEBOX_AWS_PORT (default 4566); the local
 key material (issuer and CDN key pairs, generated secrets) lives in SHOEBOX_STATE_DIR (default
-.shoebox/ in the repo); SHOEBOX_PARAMETER_OVERRIDES="Key=Value Key2=Value2" sets template
-parameters, as `sam deploy --parameter-overrides` does (e.g. MaxImagesPerOwner=3).
+.shoebox/ in the repo); each function runs in up to SHOEBOX_MAX_ENVIRONMENTS execution
+environments (default 4). SHOEBOX_AWS_BACKEND=localstack puts S3 and SQS on LocalStack, on
+SHOEBOX_LOCALSTACK_PORT (default 4567), or on the one at SHOEBOX_LOCALSTACK_URL.
+SHOEBOX_PARAMETER_OVERRIDES="Key=Value Key2=Value2" sets template parameters, as
+`sam deploy --parameter-overrides` does (e.g. MaxImagesPerOwner=3).
 """
 
 from __future__ import annotations
@@ -17,17 +20,21 @@ from pathlib import Path
 from types import FrameType
 
 from infra.local.processes import ConsoleSink
-from infra.local.stack import DevStack, PortInUse
+from infra.local.stack import BACKENDS, DEFAULT_MAX_ENVIRONMENTS, DevStack, PortInUse
 from infra.local.template import TemplateError, parameter_overrides
 
 
-def _port(name: str, default: int) -> int:
+def _number(name: str, default: int, low: int, high: int, what: str) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SystemExit(f"{name} must be a port number, got {raw!r}")
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SystemExit(f"{name} must be {what}, got {raw!r}")
     return int(raw)
+
+
+def _port(name: str, default: int) -> int:
+    return _number(name, default, 1, 65535, "a port number")
 
 
 def _banner(stack: DevStack) -> str:
@@ -39,9 +46,16 @@ def _banner(stack: DevStack) -> str:
             f"Shoebox is running (ready in {stack.startup_seconds:.1f} s)",
             f"  API + web page  {stack.api_url}/   (health: {stack.api_url}/v1/health)",
             f"  AWS emulator    {stack.aws_url}   (AWS_ENDPOINT_URL for the aws CLI / boto3)",
+            *(
+                [f"  S3 and SQS      {stack.endpoint('s3')}   (LocalStack: AWS_ENDPOINT_URL_S3, _SQS)"]
+                if stack.backend == "localstack"
+                else []
+            ),
             f"  JWT issuer      {stack.issuer_url}   (JWKS: {stack.issuer_url}/.well-known/jwks.json)",
             f"  CDN             {stack.cdn_url}/   (signed URLs only, as CloudFront)",
             f"  buckets         {buckets}",
+            f"  functions       up to {stack.max_environments} execution environments each"
+            " (SHOEBOX_MAX_ENVIRONMENTS)",
             "",
             '  A token for user \'dev\', valid 12 h (another user: POST /_local/token {"sub": "alice"}):',
             f"  export TOKEN={stack.token('dev')}",
@@ -61,11 +75,20 @@ def main() -> int:
         parameters = parameter_overrides(os.environ.get("SHOEBOX_PARAMETER_OVERRIDES", ""))
     except TemplateError as exc:
         raise SystemExit(f"SHOEBOX_PARAMETER_OVERRIDES: {exc}") from None
+    backend = os.environ.get("SHOEBOX_AWS_BACKEND", "").strip() or "moto"
+    if backend not in BACKENDS:
+        raise SystemExit(f"SHOEBOX_AWS_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
     stack = DevStack(
         api_port=_port("SHOEBOX_API_PORT", 3000),
         aws_port=_port("SHOEBOX_AWS_PORT", 4566),
+        backend=backend,
+        localstack_port=_port("SHOEBOX_LOCALSTACK_PORT", 4567),
+        localstack_url=os.environ.get("SHOEBOX_LOCALSTACK_URL", "").strip() or None,
         state_dir=Path(state) if state else None,
         parameters=parameters,
+        max_environments=_number(
+            "SHOEBOX_MAX_ENVIRONMENTS", DEFAULT_MAX_ENVIRONMENTS, 1, 64, "a number of environments, 1 to 64"
+        ),
         sink=ConsoleSink(sys.stdout),
     )
     stopping = threading.Event()

@@ -11,12 +11,13 @@ from typing import Any
 import boto3
 
 from infra.local.processes import ChildProcess, Sink
-from infra.local.template import REGION
+from infra.local.template import ACCOUNT_ID, REGION
 
-# Credentials the emulator accepts; never real ones.
+# Credentials the emulators accept; never real ones. LocalStack takes a 12-digit key id as the
+# account (the template's, as moto's default) and checks presigned URLs with the secret "test".
 DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_ACCESS_KEY_ID": ACCOUNT_ID,
+    "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_SESSION_TOKEN": "testing",
 }
 # `python -m moto.server`, except that on Linux it dies with the stack even when the stack is
@@ -24,6 +25,10 @@ DUMMY_CREDENTIALS = {
 # started it: start the stack from a thread that lives as long as the stack (the main thread).
 # werkzeug logs errors only: no banner, no line per request (a long-poll per worker a second).
 # (Function processes need no such thing: they exit when their Runtime API goes away.)
+# moto closes an object's bytes the moment another write replaces or deletes it, so a request
+# still reading that version fails with a 500 (measured: two uploads to one key at once, the first
+# PUT's own event notification reading its ETag); S3 finishes it. Left to the garbage collector,
+# the bytes live as long as a request holds them.
 _LAUNCH = """
 import logging, os, signal, sys
 if sys.platform == "linux":
@@ -46,6 +51,8 @@ def _serialised(self, environ, start_response):
             return _dispatch(self, environ, start_response)
     return _dispatch(self, environ, start_response)
 DomainDispatcherApplication.__call__ = _serialised
+from moto.s3.models import FakeKey
+FakeKey.dispose = lambda self, garbage=False: None
 from moto.server import main
 main(sys.argv[2:])
 """

@@ -1,14 +1,19 @@
-"""Lambda execution environments: each function in its own process, driven by awslambdaric.
+"""Lambda execution environments: each in its own process, driven by awslambdaric.
 
-Every function process runs AWS's own Runtime Interface Client (`python -m awslambdaric
+Every environment's process runs AWS's own Runtime Interface Client (`python -m awslambdaric
 <handler>`) against a small local implementation of the Lambda Runtime API, so handlers get a
 real `context`, deadlines, init errors and cold/warm starts (DESIGN decision 7). One process
 serves one invocation at a time, like one execution environment. A process that dies, times out
 or fails to initialise is replaced on the next invocation.
+
+A function has several environments, as in Lambda (DESIGN decision 13): an invocation takes an
+idle one or, when every one is busy, starts another (a cold start), up to the function's limit.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import queue
@@ -161,8 +166,15 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
             pass  # the process went away mid-request: its invocation fails on its own
 
 
+def _stopped(function: str) -> InvocationError:
+    return InvocationError(
+        function, {"errorType": "Local.Stopped", "errorMessage": "the local stack is stopping"}
+    )
+
+
 class ExecutionEnvironment:
-    """One function's process and its Runtime API; invocations are serialised."""
+    """One execution environment of a function: its process and its Runtime API; invocations
+    are serialised. `index` tells a function's environments apart (1 for the first)."""
 
     def __init__(
         self,
@@ -172,8 +184,13 @@ class ExecutionEnvironment:
         sink: Sink,
         handler: str | None = None,
         extra_paths: tuple[Path, ...] = (),
+        index: int = 1,
     ) -> None:
         self.spec = spec
+        self.index = index
+        # How the terminal and pids() name it: "validate", "validate#2", ...
+        self.label = spec.label if index == 1 else f"{spec.label}#{index}"
+        self.name = spec.logical_id if index == 1 else f"{spec.logical_id}#{index}"
         self.handler = handler or spec.handler
         self._environment = dict(environment)
         self._sink = sink
@@ -222,14 +239,13 @@ class ExecutionEnvironment:
 
     def _ensure_running(self) -> None:
         if self._closed:
-            stopped = {"errorType": "Local.Stopped", "errorMessage": "the local stack is stopping"}
-            raise InvocationError(self.spec.logical_id, stopped)
+            raise _stopped(self.spec.logical_id)
         if self._process is not None and self._process.alive():
             return
         self._discard()
         self._api = _RuntimeApi(self.spec.arn)
         self._process = ChildProcess(
-            self.spec.label,
+            self.label,
             [sys.executable, "-m", "awslambdaric", self.handler],
             sink=self._sink,
             env=self._process_environment(self._api.address),
@@ -304,3 +320,98 @@ class ExecutionEnvironment:
                 message = f"{request} Task timed out after {self.spec.timeout:.2f} seconds"
                 return {"errorType": "Sandbox.Timedout", "errorMessage": message}
         return None
+
+
+class FunctionEnvironments:
+    """A function's execution environments, scaled as Lambda scales them: an invocation takes an
+    idle environment (the most recently used: warm) or, when all are busy, starts a new one (a
+    cold start), up to `limit`. Past the limit an invocation waits for an environment to be free:
+    Lambda would throttle, but locally the limit is the machine's, not the account's. `reap()`
+    stops environments left idle, as Lambda recycles them."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        limit: int,
+        *,
+        environment: Mapping[str, str],
+        sink: Sink,
+        handler: str | None = None,
+        extra_paths: tuple[Path, ...] = (),
+    ) -> None:
+        self.spec = spec
+        self.limit = limit
+        self._make = functools.partial(
+            ExecutionEnvironment,
+            spec,
+            environment=environment,
+            sink=sink,
+            handler=handler,
+            extra_paths=extra_paths,
+        )
+        self._free = threading.Semaphore(limit)
+        self._lock = threading.Lock()
+        self._idle: list[tuple[ExecutionEnvironment, float]] = []  # and since when, oldest first
+        self.environments: list[ExecutionEnvironment] = []
+        self._indexes = itertools.count(1)
+        self._closed = False
+
+    def start(self) -> ExecutionEnvironment:
+        """Start one environment now (it initialises while the rest of the stack comes up)."""
+        with self._lock:
+            environment = self._new()
+            self._idle.append((environment, time.monotonic()))
+        environment.start()
+        return environment
+
+    def invoke(self, event: Any) -> Any:
+        """Run one invocation in an environment of its own; the handler's result, or
+        InvocationError."""
+        with self._free:
+            environment = self._take()
+            try:
+                return environment.invoke(event)
+            finally:
+                with self._lock:
+                    self._idle.append((environment, time.monotonic()))
+
+    def reap(self, idle_seconds: float) -> None:
+        """Stop the environments idle for more than `idle_seconds`, but the most recently used
+        one: it stays warm, as the first one started with the stack."""
+        cutoff = time.monotonic() - idle_seconds
+        with self._lock:
+            stale = [environment for environment, since in self._idle[:-1] if since < cutoff]
+            self._idle = [
+                (environment, since) for environment, since in self._idle if environment not in stale
+            ]
+            self.environments = [environment for environment in self.environments if environment not in stale]
+        for environment in stale:
+            environment.stop()
+
+    def pids(self) -> dict[str, int]:
+        """Each environment's live process, by the environment's name."""
+        return {environment.name: pid for environment in self.environments if (pid := environment.pid)}
+
+    def stop(self) -> None:
+        """Stop every environment at once (an invocation in flight fails); no new ones after."""
+        with self._lock:
+            self._closed = True
+            environments = list(self.environments)
+        stoppers = [threading.Thread(target=environment.stop) for environment in environments]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+
+    def _take(self) -> ExecutionEnvironment:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()[0]
+            return self._new()  # every environment is busy, and fewer than `limit` exist
+
+    def _new(self) -> ExecutionEnvironment:
+        if self._closed:
+            raise _stopped(self.spec.logical_id)
+        environment = self._make(index=next(self._indexes))
+        self.environments.append(environment)
+        return environment

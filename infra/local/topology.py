@@ -83,6 +83,7 @@ class QueueSource:
     batch_size: int
     batching_window: float
     report_batch_item_failures: bool
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency: batches at once
 
 
 def label(function: str) -> str:
@@ -157,6 +158,17 @@ class Topology:
         own = self.template.resource(logical_id).get("Properties") or {}
         merged: dict[str, Any] = merge_globals(self._function_globals, own)
         return merged
+
+    def maximum_concurrency(self, logical_id: str) -> int | None:
+        """How many invocations of the function the template allows at once: the sum of its SQS
+        event sources' MaximumConcurrency; None when nothing bounds it (API Gateway invokes a
+        function per request, and so does a mapping without a ScalingConfig)."""
+        limits = [
+            source.maximum_concurrency for source in self.queue_sources if source.function == logical_id
+        ]
+        if not limits or None in limits:
+            return None
+        return sum(limit for limit in limits if limit is not None)
 
     def find_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route serving (method, raw path) and its raw path parameters, or None."""
@@ -233,6 +245,7 @@ class Topology:
     def _queue_source(self, function: str, properties: dict[str, Any]) -> QueueSource:
         resolve = self.template.resolve
         queue_arn = str(resolve(properties["Queue"]))
+        concurrency = resolve((properties.get("ScalingConfig") or {}).get("MaximumConcurrency"))
         return QueueSource(
             function=function,
             queue_arn=queue_arn,
@@ -241,4 +254,5 @@ class Topology:
             batching_window=float(resolve(properties.get("MaximumBatchingWindowInSeconds", 0))),
             report_batch_item_failures="ReportBatchItemFailures"
             in (properties.get("FunctionResponseTypes") or []),
+            maximum_concurrency=int(concurrency) if concurrency is not None else None,
         )

@@ -2,7 +2,9 @@
 
 A worker long-polls its queue, gathers up to BatchSize messages (within the batching window),
 hands the function the real SQS event, deletes what succeeded and leaves the rest for
-redelivery, so the queue's redrive policy moves a message that keeps failing to its DLQ.
+redelivery, so the queue's redrive policy moves a message that keeps failing to its DLQ. Like
+Lambda's pollers it has several batches in flight at once, one per poller thread: as many as the
+function may have execution environments (the mapping's MaximumConcurrency, capped locally).
 
 Local differences, on purpose:
 * a failed message is made visible again after `retry_delay` seconds (ChangeMessageVisibility)
@@ -86,23 +88,31 @@ class QueueWorker:
         *,
         retry_delay: int,
         sink: Sink,
+        concurrency: int = 1,
     ) -> None:
+        """concurrency: batches in flight at once (poller threads)."""
         self.source = source
-        self._sqs = sqs
+        self._sqs = sqs  # boto3 clients are thread-safe: the pollers share it
         self._invoke = invoke
         self._retry_delay = retry_delay
         self._sink = sink
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"worker-{source.function}", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"worker-{source.function}-{number}", daemon=True)
+            for number in range(1, concurrency + 1)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def request_stop(self) -> None:
         self._stop.set()
 
     def join(self) -> None:
-        self._thread.join(timeout=POLL_SECONDS + 5)
+        deadline = time.monotonic() + POLL_SECONDS + 5
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = DOCUMENT["Resources"]
 SIGNERS = (
+    "CreateUploadFunction",  # a duplicate's READY image
     "ListImagesFunction",
     "GetImageFunction",
     "GetContentFunction",

@@ -339,7 +339,7 @@ def test_only_the_functions_that_sign_delivery_urls_read_the_signing_key(
     grants: dict[str, set[Grant]],
 ) -> None:
     assert readers_of(grants, "CdnSigningKeySecret") == {
-        "CreateUploadFunction",  # a duplicate is answered with the READY image
+        "CreateUploadFunction",  # a duplicate answers with the READY image
         "ListImagesFunction",
         "GetImageFunction",
         "GetContentFunction",

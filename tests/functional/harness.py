@@ -52,6 +52,8 @@ CDN_KEY_SECRET = "shoebox-cdn-signing-key"
 CDN_KEY_PAIR_ID = "K2JCJMDEHXQW5F"
 SHARE_KEY_SECRET = "shoebox-share-key"
 SHARE_KEY = "s" * 64
+# The statuses of an image that is not READY: its content and shares answer 409 NOT_READY.
+NOT_READY = ["PENDING", "PROCESSING", "REJECTED", "FAILED"]
 
 
 @cache
@@ -171,6 +173,21 @@ class Api:
         assert reply.status == 201, reply.body
         image: dict[str, Any] = reply.json["image"]
         return image
+
+    def not_ready_image(self, status: str, *, sub: str = "alice") -> str:
+        """The id of a new image left in `status`, one of NOT_READY (what the pipeline would
+        have left it in)."""
+        image_id: str = self.upload_slot(sub=sub)["id"]
+        accepted = records.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
+        if status == "PROCESSING":
+            records.claim_accepted(image_id, accepted)
+        elif status == "REJECTED":
+            records.claim_rejected(image_id, "etag", "CORRUPT_IMAGE", "truncated")
+        elif status == "FAILED":
+            records.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
+        else:
+            assert status == "PENDING", status
+        return image_id
 
     def list(self, *, sub: str = "alice", **query: Any) -> Reply:
         return self.call("list_images", load_event("apigw_list_images", query=query, sub=sub))

@@ -13,7 +13,7 @@ from shoebox import keys
 from shoebox.observability import logger
 from shoebox.records import ImageRecord
 from tests.events import load_event
-from tests.functional.harness import MAX_UPLOAD_BYTES, Api, Cloud, Output
+from tests.functional.harness import MAX_UPLOAD_BYTES, Api, Cloud, Output, Reply
 
 ALLOWED = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif", "image/avif"]
 VALID = {"filename": "holiday.jpg", "content_type": "image/jpeg", "size": 2481152}
@@ -21,6 +21,14 @@ VALID = {"filename": "holiday.jpg", "content_type": "image/jpeg", "size": 248115
 
 def records() -> list[ImageRecord]:
     return list(ImageRecord.scan())
+
+
+def assert_refused(reply: Reply, status: int, code: str, field: str) -> None:
+    """Refused with the SPEC error body naming `field`, and no record written."""
+    assert reply.status == status
+    assert reply.error["code"] == code
+    assert reply.error["details"]["field"] == field
+    assert records() == []
 
 
 def test_post_slot_pins_the_server_chosen_key(api: Api, cloud: Cloud) -> None:
@@ -119,20 +127,14 @@ def test_unicode_filenames_are_kept(api: Api, cloud: Cloud) -> None:
 def test_unsupported_type_is_415(api: Api, cloud: Cloud, content_type: str) -> None:
     reply = api.create({**VALID, "content_type": content_type})
 
-    assert reply.status == 415
-    assert reply.error["code"] == "UNSUPPORTED_MEDIA_TYPE"
-    assert reply.error["details"]["field"] == "content_type"
-    assert records() == []
+    assert_refused(reply, 415, "UNSUPPORTED_MEDIA_TYPE", "content_type")
 
 
 @pytest.mark.parametrize("size", [0, -1, MAX_UPLOAD_BYTES + 1, 10**30])
 def test_size_out_of_range_is_413(api: Api, cloud: Cloud, size: int) -> None:
     reply = api.create({**VALID, "size": size})
 
-    assert reply.status == 413
-    assert reply.error["code"] == "PAYLOAD_TOO_LARGE"
-    assert reply.error["details"]["field"] == "size"
-    assert records() == []
+    assert_refused(reply, 413, "PAYLOAD_TOO_LARGE", "size")
 
 
 @pytest.mark.parametrize(
@@ -169,11 +171,8 @@ def test_size_out_of_range_is_413(api: Api, cloud: Cloud, size: int) -> None:
 def test_invalid_body_is_400_naming_the_field(api: Api, cloud: Cloud, body: Any, field: str) -> None:
     reply = api.create(json.dumps(body))
 
-    assert reply.status == 400
-    assert reply.error["code"] == "VALIDATION_ERROR"
-    assert reply.error["details"]["field"] == field
+    assert_refused(reply, 400, "VALIDATION_ERROR", field)
     assert field in reply.error["message"]
-    assert records() == []
 
 
 def test_a_lone_surrogate_in_the_filename_is_400(api: Api, cloud: Cloud) -> None:

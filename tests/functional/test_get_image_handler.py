@@ -9,7 +9,7 @@ import pytest
 
 from shoebox import cdn, keys, records
 from shoebox.variants import variant_key
-from tests.functional.harness import CDN_BASE_URL, CDN_KEY_PAIR_ID, Api, Cloud, verified
+from tests.functional.harness import CDN_BASE_URL, CDN_KEY_PAIR_ID, NOT_READY, Api, Cloud, verified
 
 PLACEHOLDER = "3wcKNZqAh4eAiHeIeHiHiICACPh3"  # a ThumbHash (tests/unit/test_thumbhash.py)
 
@@ -133,16 +133,9 @@ def test_content_of_a_thumbnail(api: Api, cloud: Cloud, variant: str) -> None:
     assert verified(reply.headers["location"]) == f"{CDN_BASE_URL}/{expected}"
 
 
-@pytest.mark.parametrize("status", ["PENDING", "PROCESSING", "REJECTED", "FAILED"])
+@pytest.mark.parametrize("status", NOT_READY)
 def test_content_before_ready_is_409(api: Api, cloud: Cloud, status: str) -> None:
-    image_id = api.upload_slot()["id"]
-    accepted = records.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
-    if status == "PROCESSING":
-        records.claim_accepted(image_id, accepted)
-    elif status == "REJECTED":
-        records.claim_rejected(image_id, "etag", "CORRUPT_IMAGE", "truncated")
-    elif status == "FAILED":
-        records.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
+    image_id = api.not_ready_image(status)
 
     reply = api.content(image_id)
 

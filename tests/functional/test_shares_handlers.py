@@ -22,7 +22,7 @@ from shoebox.app import utc_now
 from shoebox.errors import TooManyShares
 from shoebox.variants import variant_key
 from tests.events import load_event
-from tests.functional.harness import CDN_BASE_URL, SHARE_KEY, Api, Cloud, Reply, verified
+from tests.functional.harness import CDN_BASE_URL, NOT_READY, SHARE_KEY, Api, Cloud, Reply, verified
 
 API_URL = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"  # the events' domainName
 PLACEHOLDER = "n3cOPxiJeYeWeIeQZqiIh3d5CIWEpn8C"  # a ThumbHash (tests/unit/test_thumbhash.py)
@@ -133,16 +133,9 @@ def test_the_longest_expiry_is_accepted(api: Api, cloud: Cloud) -> None:
     assert api.share(image_id, {"expires_in": 1}).status == 201
 
 
-@pytest.mark.parametrize("status", ["PENDING", "PROCESSING", "REJECTED", "FAILED"])
+@pytest.mark.parametrize("status", NOT_READY)
 def test_an_image_that_is_not_ready_cannot_be_shared(api: Api, cloud: Cloud, status: str) -> None:
-    image_id = api.upload_slot()["id"]
-    accepted = records.Accepted(8, "image/jpeg", "JPEG", 10, 10, "0" * 64, "etag")
-    if status == "PROCESSING":
-        records.claim_accepted(image_id, accepted)
-    elif status == "REJECTED":
-        records.claim_rejected(image_id, "etag", "CORRUPT_IMAGE", "truncated")
-    elif status == "FAILED":
-        records.mark_failed(image_id, "INTERNAL_ERROR", "kept failing")
+    image_id = api.not_ready_image(status)
 
     reply = api.share(image_id)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from make_thumbnails import thumbhash
 from PIL import Image
 from view_share.placeholder import thumbhash_to_rgba
 
@@ -238,3 +239,18 @@ def test_a_delete_during_thumbnailing_leaves_nothing_behind(flow: Flow, finish: 
 
 def _near(pixel: Any, color: tuple[int, int, int], tolerance: int = 40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel, color, strict=True))
+
+
+def test_a_ready_image_has_its_placeholder_and_when_it_was_taken(flow: Flow) -> None:
+    # The photo is mostly white (a red block in a corner) and was taken 2024-06-01 12:00:00.
+    image = flow.accept(photo(size=(1600, 1200), orientation=6))
+
+    assert flow.thumbnails(flow.original_event(image.id)) == {"batchItemFailures": []}
+
+    record = flow.record(image.id)
+    assert record.taken_at == "2024-06-01T12:00:00"
+    assert record.placeholder is not None
+    red, green, blue, alpha = thumbhash.average_rgba(base64.b64decode(record.placeholder, validate=True))
+    assert alpha == pytest.approx(1.0, abs=0.01)
+    assert min(red, green, blue) > 0.7  # mostly white, as the picture is
+    assert red > blue  # and the red corner shows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -58,8 +59,10 @@ REPORTED_VARIABLES = (
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """An HTTP probe: answers with the event it got. `?fail=raise` raises, `?fail=exit` kills
-    the process, `?reply=...` returns that JSON as the raw result."""
+    the process, `?reply=...` returns that JSON as the raw result, `?sleep=s` answers s seconds
+    late (keeping its execution environment busy)."""
     query = event.get("queryStringParameters") or {}
+    time.sleep(float(query.get("sleep", 0)))
     if query.get("fail") == "raise":
         raise RuntimeError("the probe was asked to fail")
     if query.get("fail") == "exit":

@@ -4,19 +4,32 @@ run (tests/local/test_mutations.py shows they do)."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from infra.local import DevStack
+from infra.local.processes import FileSink
 
 DEADLINE_SECONDS = 60.0
 FINAL = {"READY", "REJECTED", "FAILED"}
+
+
+@contextmanager
+def stack_of_its_own(state: Path, **options: Any) -> Iterator[DevStack]:
+    """A running DevStack on free ports with its state and its log (`stack.log`) in `state`:
+    the stack of a test module that overrides handlers, environments or parameters."""
+    sink = FileSink(state / "stack.log")
+    with DevStack(api_port=0, aws_port=0, state_dir=state, sink=sink, **options) as running:
+        yield running
+    sink.close()
 
 
 def eventually[T](
@@ -76,6 +89,8 @@ class User:
     stack: DevStack
     http: httpx.Client
     sub: str
+    # image id -> SHA-256 of the bytes this user sent for it (what the Image's sha256 must be)
+    sent: dict[str, str] = field(default_factory=dict)
 
     def slot(self, size: int = 1024, method: str = "POST", **fields: Any) -> dict[str, Any]:
         """POST /v1/uploads: the image record and the presigned upload."""
@@ -105,6 +120,7 @@ class User:
             sent = httpx.put(upload["url"], content=data, headers=upload["headers"], timeout=30)
         assert sent.status_code in (200, 201, 204), sent.text
         image_id: str = created["image"]["id"]
+        self.sent[image_id] = hashlib.sha256(data).hexdigest()
         return image_id
 
     def image(self, image_id: str) -> dict[str, Any]:
@@ -158,11 +174,17 @@ def assert_upload_lands(user: User, image_id: str, seconds: float = DEADLINE_SEC
     expected = {f"{media}/originals/{image_id}"} | {
         f"{media}/thumbnails/{image_id}/{size}.webp" for size in sizes
     }
-    assert sorted(user.objects_of(image_id)) == sorted(expected)  # incoming/ is gone
-    # The clean original is the one this upload made: an Image's sha256 is of the uploaded bytes
-    # (SPEC §3), which validation also writes on the original it stores.
-    original = user.stack.client("s3").head_object(Bucket=media, Key=f"originals/{image_id}")
-    assert original["Metadata"]["upload-sha256"] == image["sha256"]
+    # Validation deletes the upload last: the thumbnail step may finish READY a moment before.
+    eventually(
+        lambda: sorted(user.objects_of(image_id)),
+        f"image {image_id}'s objects to be its original and variants only (incoming/ gone)",
+        until=lambda found: found == sorted(expected),
+        seconds=10,
+    )
+    if image_id in user.sent:  # an Image's sha256 is of the bytes as uploaded (SPEC §3)
+        assert image["sha256"] == user.sent[image_id], image
+    stored = user.stack.client("s3").head_object(Bucket=media, Key=f"originals/{image_id}")
+    assert stored["Metadata"]["upload-sha256"] == image["sha256"]  # the original is of those bytes
     return image
 
 
@@ -174,5 +196,11 @@ def assert_upload_rejected(
     assert image["status"] == "REJECTED", image
     assert image["error"]["code"] == code, image
     assert image["variants"] == {}, image
-    assert user.objects_of(image_id) == []
+    # The claim that rejects comes before the upload's deletion: allow that moment.
+    eventually(
+        lambda: user.objects_of(image_id),
+        f"no object of image {image_id} left in either bucket",
+        until=lambda found: found == [],
+        seconds=10,
+    )
     return image

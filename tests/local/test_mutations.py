@@ -19,9 +19,15 @@ from pathlib import Path
 import pytest
 
 from infra.local import DevStack
-from infra.local.processes import FileSink
 from tests.local import mutants
-from tests.local.support import User, assert_upload_lands, assert_upload_rejected, eventually, user_of
+from tests.local.support import (
+    User,
+    assert_upload_lands,
+    assert_upload_rejected,
+    eventually,
+    stack_of_its_own,
+    user_of,
+)
 from tests.unit.samples import HTML, jpeg
 
 pytestmark = pytest.mark.local
@@ -46,22 +52,16 @@ class Mutant:
 @pytest.fixture(scope="module")
 def mutant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mutant]:
     folder = tmp_path_factory.mktemp("mutant-stack")
-    sink = FileSink(folder / "stack.log")
     environment = {"MUTANT_DIR": str(folder)}
-    running = DevStack(
-        api_port=0,
-        aws_port=0,
-        state_dir=folder,
-        sink=sink,
+    with stack_of_its_own(
+        folder,
         handler_overrides={
             "ValidateFunction": "tests.local.mutants.validate",
             "ThumbnailFunction": "tests.local.mutants.make_thumbnails",
         },
         env_overrides={"ValidateFunction": environment, "ThumbnailFunction": environment},
-    )
-    with running:
+    ) as running:
         yield Mutant(running, folder)
-    sink.close()
 
 
 @pytest.fixture

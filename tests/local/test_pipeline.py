@@ -12,13 +12,13 @@ import pytest
 from PIL import ExifTags, Image
 
 from infra.local import DevStack
-from infra.local.processes import FileSink
 from tests.local.support import (
     User,
     assert_upload_lands,
     assert_upload_rejected,
     await_drained,
     eventually,
+    stack_of_its_own,
     user_of,
 )
 from tests.photos import make_photo
@@ -97,19 +97,12 @@ def test_a_delete_during_processing_leaves_nothing_behind(user: User, tmp_path: 
 def crashing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """A stack of its own whose ThumbnailFunction crashes on every image, with two receives
     before the dead-letter queue."""
-    state = tmp_path_factory.mktemp("crashing-stack")
-    sink = FileSink(state / "stack.log")
-    running = DevStack(
-        api_port=0,
-        aws_port=0,
-        state_dir=state,
-        sink=sink,
+    with stack_of_its_own(
+        tmp_path_factory.mktemp("crashing-stack"),
         parameters={"MaxReceiveCount": "2"},
         handler_overrides={"ThumbnailFunction": "tests.local.crashing_thumbnails.handler"},
-    )
-    with running:
+    ) as running:
         yield running
-    sink.close()
 
 
 @pytest.fixture

@@ -306,7 +306,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDev]:
         "SHOEBOX_AWS_PORT": str(aws_port),
         "SHOEBOX_STATE_DIR": str(home),
         "SHOEBOX_PARAMETER_OVERRIDES": OVERRIDES,
-        "PYTHONPATH": str(REPO_ROOT / "layers" / "core"),  # as `make dev` sets it
+        "PYTHONPATH": "layers/core",  # as `make dev` runs it: the gateway checks CDN signatures
     }
     sink = FileSink(home / "stack.log")
     process = ChildProcess(

@@ -186,7 +186,10 @@ def _sub_blocks(payload: bytes) -> bytes:
 
 
 def rgb_icc_profile(
-    red: tuple[float, float, float], green: tuple[float, float, float], blue: tuple[float, float, float]
+    red: tuple[float, float, float],
+    green: tuple[float, float, float],
+    blue: tuple[float, float, float],
+    copyright: bytes = b"no copyright",
 ) -> bytes:
     """A minimal ICC v2 matrix/TRC display profile with these primaries and gamma 2.2."""
 
@@ -204,7 +207,7 @@ def rgb_icc_profile(
             (trc, b"curv\0\0\0\0" + struct.pack(">IH", 1, 0x0233) + b"\0\0")
             for trc in (b"rTRC", b"gTRC", b"bTRC")
         ),
-        (b"cprt", b"text\0\0\0\0no copyright\0\0\0\0"),
+        (b"cprt", b"text\0\0\0\0" + copyright + b"\0\0\0\0"),
     ]
     table_end = 128 + 4 + 12 * len(tags)
     directory, blobs, offset = [], [], table_end

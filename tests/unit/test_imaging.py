@@ -2,18 +2,22 @@
 
 import io
 import math
+import random
 import statistics
 from collections.abc import Callable
 
 import pytest
 from make_thumbnails import imaging
-from PIL import Image, ImageChops, ImageOps, ImageStat
+from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat
+from validate_upload import rules
 
+from bench import hostile
+from shoebox.rejections import Rejection, RejectionCode
 from tests.unit import samples
 
 
 def thumbnails(data: bytes) -> dict[int, Image.Image]:
-    made = imaging.make_thumbnails(data)
+    made = imaging.make_thumbnails(data).thumbnails
     images: dict[int, Image.Image] = {}
     for thumbnail in made:
         assert thumbnail.content_type == "image/webp"
@@ -69,7 +73,7 @@ def test_thumbnails_carry_no_metadata() -> None:
         xmp=samples.XMP_WITH_LOCATION,
         icc_profile=samples.srgb_profile(),
     )
-    for thumbnail in imaging.make_thumbnails(original):
+    for thumbnail in imaging.make_thumbnails(original).thumbnails:
         image = Image.open(io.BytesIO(thumbnail.data))
         assert not image.getexif()
         assert "xmp" not in image.info
@@ -228,3 +232,221 @@ def test_thumbnails_stay_close_to_lanczos_from_the_full_image(
     for size, image in made.items():
         reference = full.resize(image.size, Image.Resampling.LANCZOS)
         assert psnr(image, reference) >= floors[size], size
+
+
+# --- the one full decode: what does not decode cleanly is refused -----------------------------
+
+
+def undecodable(data: bytes) -> imaging.Undecodable:
+    with pytest.raises(imaging.Undecodable) as raised:
+        imaging.make_thumbnails(data)
+    assert raised.value.code == RejectionCode.CORRUPT_IMAGE
+    assert raised.value.message
+    return raised.value
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("at", [0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 0.995])
+def test_a_jpeg_cut_short_with_an_end_marker_appended_is_corrupt(progressive: bool, at: float) -> None:
+    undecodable(hostile.truncated_jpeg(progressive=progressive, at=at))
+
+
+def test_pillow_alone_takes_a_jpeg_cut_in_half_for_a_whole_one() -> None:
+    # Why JPEGs are not decoded by Pillow: libjpeg fills the missing half with grey and only
+    # warns, and Pillow's decoder ignores its warnings.
+    with Image.open(io.BytesIO(hostile.truncated_jpeg(progressive=False, at=0.5))) as naive:
+        naive.load()
+        assert samples.pixel(naive, (naive.width - 1, naive.height - 1)) == (128, 128, 128)
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_a_whole_photo_like_jpeg_is_not_taken_for_a_cut_one(progressive: bool) -> None:
+    data = samples.encode(hostile.photo((800, 600)), "JPEG", quality=90, progressive=progressive)
+    assert [t.size for t in imaging.make_thumbnails(data).thumbnails] == [512, 256]
+
+
+def test_a_jpeg_with_damaged_image_data_is_corrupt() -> None:
+    # 64 bytes of one bits (0xFF stuffed as 0xFF 0x00) in the middle of the entropy-coded data:
+    # no Huffman code is 16 ones long, so libjpeg can only warn ("bad Huffman code") and go on.
+    data = samples.encode(hostile.photo((400, 300)), "JPEG", quality=90)
+    middle = (data.index(b"\xff\xda") + len(data)) // 2
+    undecodable(data[:middle] + b"\xff\x00" * 32 + data[middle + 64 :])
+
+
+def _frames_with_one_cut_short(fmt: str, frames: int, damaged: int) -> bytes:
+    """An animation of `frames` different frames whose frame `damaged` has only half of its
+    compressed data, the container around it still well-formed."""
+    pictures = [
+        hostile.photo((48, 32), seed=i).point(lambda v, i=i: (v + 13 * i) % 256) for i in range(frames)
+    ]
+    data = samples.encode(pictures[0], fmt, save_all=True, append_images=pictures[1:], duration=40)
+    return {"GIF": _gif_with_frame_cut_short, "PNG": _apng_with_frame_cut_short}[fmt](data, damaged)
+
+
+def _gif_with_frame_cut_short(data: bytes, damaged: int) -> bytes:
+    """Frame `damaged` (from 0) keeps half of its LZW sub-blocks, properly terminated."""
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    frame = -1
+    while data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            pos += 2
+        else:
+            frame += 1
+            pos += 10 + ((3 << ((data[pos + 9] & 7) + 1)) if data[pos + 9] & 0x80 else 0) + 1
+        start, blocks = pos, []
+        while data[pos]:
+            blocks.append(data[pos : pos + 1 + data[pos]])
+            pos += 1 + data[pos]
+        pos += 1
+        if frame == damaged:
+            return data[:start] + b"".join(blocks[: len(blocks) // 2]) + data[pos - 1 :]
+    raise AssertionError("no such frame")
+
+
+def _apng_with_frame_cut_short(data: bytes, damaged: int) -> bytes:
+    """Frame `damaged` (from 1: the first is IDAT) keeps half of its fdAT data, re-checksummed."""
+    pos, frame = 8, 0
+    while True:
+        length, kind = int.from_bytes(data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        if kind == b"fdAT":
+            frame += 1
+            if frame == damaged:
+                body = data[pos + 8 : pos + 8 + length]
+                return (
+                    data[:pos]
+                    + samples.png_chunk(b"fdAT", body[: 4 + length // 2])
+                    + data[pos + 12 + length :]
+                )
+        pos += 12 + length
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG"])
+def test_damage_in_frame_37_of_40_is_found(fmt: str) -> None:
+    data = _frames_with_one_cut_short(fmt, 40, damaged=37)
+    with Image.open(io.BytesIO(data)) as first:
+        first.load()  # the first frame alone is fine
+    undecodable(data)
+
+
+def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
+    pictures = [hostile.photo((48, 32), seed=i) for i in range(8)]
+    data = samples.encode(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], lossless=True)
+    # The last frame (ANMF: a 16-byte header, then its VP8L chunk) keeps half its bitstream.
+    frame = data.rindex(b"ANMF")
+    bitstream = frame + 8 + 16
+    kept = int.from_bytes(data[bitstream + 4 : bitstream + 8], "little") // 2
+    chunk = (
+        data[bitstream : bitstream + 4]
+        + kept.to_bytes(4, "little")
+        + data[bitstream + 8 : bitstream + 8 + kept]
+    )
+    chunk += b"\x00" * (kept & 1)
+    anmf = b"ANMF" + (16 + len(chunk)).to_bytes(4, "little") + data[frame + 8 : frame + 24] + chunk
+    body = data[12:frame] + anmf
+    damaged = b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WEBP" + body
+    with Image.open(io.BytesIO(damaged)) as first:
+        first.load()  # the first frame alone is fine
+    undecodable(damaged)
+
+
+# --- the rendition ------------------------------------------------------------------------------
+
+
+def test_the_rendition_holds_the_smallest_variant_upright_for_a_placeholder() -> None:
+    rendition = imaging.make_thumbnails(samples.oriented_jpeg(6, size=(600, 400)))
+    smallest = rendition.thumbnails[-1]
+    assert rendition.preview.size == (smallest.width, smallest.height) == (256, 171)
+    assert rendition.preview.mode == "RGB"
+    assert is_red(samples.pixel(rendition.preview, (5, 5)))  # upright: the red block top left
+    assert rendition.frames == 1
+
+
+def test_the_rendition_counts_every_frame_decoded() -> None:
+    data = samples.animated("GIF", [(255, 0, 0), (0, 255, 0), (0, 0, 255)], size=(300, 200))
+    rendition = imaging.make_thumbnails(data)
+    assert rendition.frames == 3
+    assert is_red(samples.pixel(rendition.preview, (10, 10)))  # still the first frame
+
+
+def test_a_greyscale_jpeg_is_decoded_as_grey() -> None:
+    image = thumbnails(samples.encode(Image.new("L", (300, 200), 90), "JPEG", quality=95))[256]
+    assert samples.pixel(image.convert("RGB"), (10, 10)) == pytest.approx((90, 90, 90), abs=3)
+
+
+# --- bad input never crashes a step -----------------------------------------------------------
+
+
+def _two_frames(fmt: str) -> bytes:
+    return samples.animated(fmt, [(1, 2, 3), (200, 5, 6)])
+
+
+UNDAMAGED = {
+    "jpeg": (
+        "image/jpeg",
+        lambda: samples.jpeg(exif=samples.exif(6, gps=True), icc_profile=samples.srgb_profile()),
+    ),
+    "progressive": ("image/jpeg", lambda: samples.encode(hostile.photo((64, 48)), "JPEG", progressive=True)),
+    "png": ("image/png", lambda: samples.png(samples.marked(), icc_profile=samples.srgb_profile())),
+    "apng": ("image/png", lambda: _two_frames("PNG")),
+    "gif": ("image/gif", lambda: samples.gif_with_extras(_two_frames("GIF"))),
+    "webp": ("image/webp", lambda: samples.encode(samples.marked(), "WEBP", exif=samples.exif(8))),
+    "animated-webp": ("image/webp", lambda: _two_frames("WEBP")),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's on corrupt EXIF, which is dropped
+@pytest.mark.parametrize(("content_type", "original"), UNDAMAGED.values(), ids=UNDAMAGED.keys())
+def test_damaged_bytes_are_accepted_or_rejected_never_a_crash(
+    content_type: str, original: Callable[[], bytes]
+) -> None:
+    # Both steps, as the pipeline runs them, on 150 random cuts, bit flips and insertions: the
+    # only exception either may raise is a Rejection (a crash would retry and end FAILED).
+    data, rng = original(), random.Random(content_type)
+    limits = rules.Limits(max_bytes=25 * 1024 * 1024)
+    outcomes = set()
+    for _ in range(150):
+        damaged = bytearray(data)
+        at = rng.randrange(len(damaged))
+        match rng.choice(["cut", "cut, end marker", "flip", "insert"]):
+            case "cut":
+                damaged = damaged[:at]
+            case "cut, end marker":
+                damaged = damaged[:at] + b"\xff\xd9"
+            case "flip":
+                damaged[at] ^= 1 << rng.randrange(8)
+            case _:
+                damaged[at:at] = rng.randbytes(rng.randrange(1, 8))
+        try:
+            clean = rules.validate(bytes(damaged), content_type, len(damaged), limits)
+            imaging.make_thumbnails(clean.data)
+            outcomes.add("accepted")
+        except Rejection as rejection:
+            outcomes.add(rejection.code)
+    assert RejectionCode.CORRUPT_IMAGE in outcomes
+
+
+@pytest.mark.parametrize(
+    ("original", "offset", "expected"),
+    [
+        ("2024:06:01 12:00:00", None, "2024-06-01T12:00:00"),
+        ("2024:06:01 12:00:00", "+02:00", "2024-06-01T12:00:00+02:00"),
+        ("2024:06:01 12:00:00", "bogus", "2024-06-01T12:00:00"),
+        ("0000:00:00 00:00:00", None, None),  # a camera whose clock was never set
+        ("2024:02:30 12:00:00", None, None),  # no such day
+        ("yesterday", None, None),
+        (None, None, None),
+    ],
+)
+def test_taken_at_is_the_exif_date_time_original(
+    original: str | None, offset: str | None, expected: str | None
+) -> None:
+    data = Image.Exif()
+    details: dict[int, str] = {}
+    if original is not None:
+        details[ExifTags.Base.DateTimeOriginal] = original
+    if offset is not None:
+        details[ExifTags.Base.OffsetTimeOriginal] = offset
+    data[ExifTags.IFD.Exif] = details
+    picture = Image.new("RGB", (40, 30), (10, 20, 30))
+    rendition = imaging.make_thumbnails(samples.encode(picture, "JPEG", exif=data))
+    assert rendition.taken_at == expected

@@ -144,6 +144,10 @@ def test_queue_sources_are_the_sqs_events() -> None:
         True,
     )
     assert sources["ThumbnailFunction"].queue_url.endswith("/shoebox-local-ThumbnailQueue")
+    # ScalingConfig bounds how many batches are in flight at once; nothing bounds an API function.
+    assert (validate.maximum_concurrency, sources["ThumbnailFunction"].maximum_concurrency) == (10, 10)
+    assert topology().maximum_concurrency("ThumbnailFunction") == 10
+    assert topology().maximum_concurrency("GetImageFunction") is None
 
 
 # ------------------------------------------------------------------ the API

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import pytest
-from PIL import ExifTags, Image, ImageChops, ImageOps
+from make_thumbnails import imaging
+from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
 from validate_upload import rules
 from validate_upload.rules import RejectionCode
 
+from bench import hostile
 from tests.unit import samples
 
 LIMITS = rules.Limits(max_bytes=25 * 1024 * 1024)
@@ -486,3 +488,221 @@ def test_the_sha256_is_of_the_bytes_as_uploaded_and_must_match_a_declared_one() 
     with pytest.raises(rules.Rejection) as rejected:
         rules.check_sha256(data + b"!", digest)
     assert rejected.value.code == rules.RejectionCode.CHECKSUM_MISMATCH
+
+
+# --- no pixels decoded: what only the full decode finds is the thumbnail step's ---------------
+
+
+def test_damage_inside_compressed_pixels_is_left_to_the_full_decode() -> None:
+    # The PNG's structure is sound (every checksum right) but its pixel stream is not.
+    data = samples.png(samples.marked())
+    start = data.index(b"IDAT") - 4
+    length = int.from_bytes(data[start : start + 4])
+    pixels = bytearray(data[start + 8 : start + 8 + length])
+    pixels[length // 2] ^= 0xFF
+    damaged = data[:start] + samples.png_chunk(b"IDAT", bytes(pixels)) + data[start + 12 + length :]
+
+    clean = validate(damaged, "image/png")
+
+    with pytest.raises(imaging.Undecodable) as raised:
+        imaging.make_thumbnails(clean.data)
+    assert raised.value.code == RejectionCode.CORRUPT_IMAGE
+
+
+def test_a_baseline_jpeg_cut_in_half_with_an_end_marker_passes_to_the_full_decode() -> None:
+    # Nothing but the entropy-coded data tells it apart: the thumbnail step rejects it.
+    clean = validate(hostile.truncated_jpeg(progressive=False, at=0.5))
+    with pytest.raises(imaging.Undecodable):
+        imaging.make_thumbnails(clean.data)
+
+
+@pytest.mark.parametrize("part", [0.2, 0.5, 0.9])
+def test_a_progressive_jpeg_cut_before_its_last_scan_is_corrupt(part: float) -> None:
+    data = samples.encode(hostile.photo((256, 192)), "JPEG", progressive=True)
+    cut = int(data.rindex(b"\xff\xda") * part)  # somewhere in an earlier scan, or its tables
+    assert rejection(data[:cut] + b"\xff\xd9") == RejectionCode.CORRUPT_IMAGE
+
+
+def test_a_progressive_jpeg_cut_between_two_scans_with_an_end_marker_is_corrupt() -> None:
+    # libjpeg decodes this without a warning: the missing scans' detail is just absent.
+    data = samples.encode(hostile.photo((256, 192)), "JPEG", progressive=True)
+    last_scan = data.rindex(b"\xff\xda")
+    assert rejection(data[:last_scan] + b"\xff\xd9") == RejectionCode.CORRUPT_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [((1, b"\xc9"), "arithmetic"), ((4, b"\x0c"), "12-bit")],
+    ids=["arithmetic", "12-bit"],
+)
+def test_jpegs_browsers_cannot_show_are_unsupported(patch: tuple[int, bytes], message: str) -> None:
+    data = samples.jpeg()
+    at = data.index(b"\xff\xc0") + patch[0]
+    with pytest.raises(rules.Rejection) as raised:
+        validate(data[:at] + patch[1] + data[at + 1 :])
+    assert raised.value.code == RejectionCode.UNSUPPORTED_FORMAT
+    assert message in raised.value.message
+
+
+# --- the work of one upload is capped ----------------------------------------------------------
+
+
+def test_the_frame_bomb_is_too_many_frames() -> None:
+    # 1.8 MB: 1000 frames of 1000x1000, a gigapixel to decode. It used to pass and cost 9.3 s.
+    data = hostile.frame_bomb()
+    assert len(data) < 2_000_000
+    with pytest.raises(rules.Rejection) as raised:
+        validate(data, "image/gif")
+    assert raised.value.code == RejectionCode.TOO_MANY_FRAMES
+    assert "1000000000 pixels" in raised.value.message
+
+
+def test_the_default_budget_is_one_frame_at_the_pixel_limit() -> None:
+    defaults = rules.Limits(max_bytes=1)
+    assert defaults.max_total_pixels == defaults.max_pixels == 100_000_000
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_the_total_pixel_budget_is_exact(fmt: str) -> None:
+    data = samples.animated(fmt, [(255, 0, 0), (0, 255, 0), (0, 0, 255)])  # 3 frames of 16x12
+    at_limit = rules.Limits(max_bytes=LIMITS.max_bytes, max_total_pixels=3 * 16 * 12)
+    just_under = rules.Limits(max_bytes=LIMITS.max_bytes, max_total_pixels=3 * 16 * 12 - 1)
+    assert validate(data, TYPES[fmt], at_limit).frames == 3
+    assert rejection(data, TYPES[fmt], just_under) == RejectionCode.TOO_MANY_FRAMES
+
+
+def test_a_gif_frame_outside_the_screen_counts_the_canvas_it_grows_to() -> None:
+    # Pillow enlarges the canvas to hold the frame, and composes every frame on all of it.
+    data = bytearray(samples.animated("GIF", [(255, 0, 0), (0, 255, 0)]))  # 16x12
+    second = data.rindex(b"\x2c")
+    data[second + 1 : second + 3] = (100).to_bytes(2, "little")  # left: 100, so 116 wide
+    limits = rules.Limits(max_bytes=LIMITS.max_bytes, max_total_pixels=2 * 116 * 12 - 1)
+    assert rejection(bytes(data), "image/gif", limits) == RejectionCode.TOO_MANY_FRAMES
+    assert rejection(
+        bytes(data), "image/gif", rules.Limits(max_bytes=LIMITS.max_bytes, max_pixels=115 * 12)
+    ) == (RejectionCode.TOO_MANY_PIXELS)
+
+
+def test_an_apng_counts_its_default_image_as_a_frame() -> None:
+    frames = [Image.new("RGB", (16, 12), color) for color in [(255, 0, 0), (0, 255, 0), (0, 0, 255)]]
+    data = samples.encode(frames[0], "PNG", save_all=True, append_images=frames[1:], default_image=True)
+    assert Image.open(io.BytesIO(data)).n_frames == validate(data, "image/png").frames == 3
+
+
+def test_an_apng_whose_frame_count_is_wrong_is_corrupt() -> None:
+    data = samples.animated("PNG", [(255, 0, 0), (0, 255, 0)])
+    start = data.index(b"acTL") - 4
+    wrong = samples.png_chunk(b"acTL", (5).to_bytes(4) + (0).to_bytes(4))
+    assert rejection(data[:start] + wrong + data[start + 20 :], "image/png") == RejectionCode.CORRUPT_IMAGE
+
+
+# --- metadata the service can vouch for --------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_fake_icc_profile_carrying_html_and_a_location_is_dropped(fmt: str) -> None:
+    profile = hostile.fake_icc_profile()
+    assert ImageCms.ImageCmsProfile(io.BytesIO(profile))  # LittleCMS opens it: parsing alone is not enough
+    original = hostile.with_icc(fmt, profile)
+    assert b"<script" in original or fmt == "PNG"  # PNG compresses it
+
+    clean = validate(original, TYPES[fmt])
+
+    assert b"<script" not in clean.data
+    assert b"50.8798" not in clean.data
+    assert "icc_profile" not in opened(clean).info
+    assert same_pixels(clean.data, original)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_real_profile_with_anything_after_it_is_dropped(fmt: str) -> None:
+    original = hostile.with_icc(fmt, samples.srgb_profile() + b"<p>" + hostile.LOCATION + b"</p>")
+    clean = validate(original, TYPES[fmt])
+    assert "icc_profile" not in opened(clean).info
+    assert b"50.8798" not in clean.data
+
+
+def test_webp_without_its_profile_no_longer_says_it_has_one() -> None:
+    clean = validate(hostile.with_icc("WEBP", hostile.fake_icc_profile()), "image/webp").data
+    assert clean[12:16] == b"VP8X"
+    assert not clean[20] & 0x20  # the ICC flag
+    assert b"ICCP" not in clean
+
+
+def test_a_profile_of_another_colour_space_is_dropped() -> None:
+    # An RGB profile on a greyscale PNG: no viewer can use it.
+    original = samples.png(Image.new("L", (40, 30), 90), icc_profile=samples.srgb_profile())
+    assert "icc_profile" not in opened(validate(original, "image/png")).info
+
+
+def test_a_large_profile_in_several_jpeg_chunks_is_kept_whole() -> None:
+    profile = samples.rgb_icc_profile(samples.SRGB_RED_XYZ, samples.SRGB_GREEN_XYZ, samples.SRGB_BLUE_XYZ)
+    # A 150 KB profile: JPEG carries it in three APP2 chunks. Make it big with a long copyright.
+    big = samples.rgb_icc_profile(
+        samples.SRGB_RED_XYZ, samples.SRGB_GREEN_XYZ, samples.SRGB_BLUE_XYZ, copyright=b"c" * 150_000
+    )
+    assert len(big) > 150_000 > len(profile)
+    original = samples.jpeg(icc_profile=big)
+    assert original.count(b"ICC_PROFILE\x00") == 3
+    clean = validate(original)
+    assert opened(clean).info["icc_profile"] == big
+
+
+def test_a_png_profile_keeps_its_colours_but_not_its_name() -> None:
+    name = b"<script>x</script>"
+    profile = samples.srgb_profile()
+    chunk = samples.png_chunk(b"iCCP", name + b"\x00\x00" + zlib.compress(profile))
+    original = samples.png_with_chunks(samples.png(), chunk)
+    clean = validate(original, "image/png")
+    assert opened(clean).info["icc_profile"] == profile
+    assert name not in clean.data
+
+
+def test_a_script_in_the_exif_make_is_dropped_and_the_model_kept() -> None:
+    clean = validate(hostile.script_in_exif_make())
+    exif = opened(clean).getexif()
+    assert ExifTags.Base.Make not in exif
+    assert exif[ExifTags.Base.Model] == "Canon EOS 350D DIGITAL"
+    assert b"<script" not in clean.data
+
+
+@pytest.mark.parametrize(
+    ("tag", "value", "kept"),
+    [
+        (ExifTags.Base.Make, b"NIKON CORPORATION", True),
+        (ExifTags.Base.Model, b"iPhone 15 Pro back camera 6.765mm f/1.78", True),
+        (ExifTags.Base.Model, b"24-70mm F2.8 DG DN | Art 019", True),
+        (ExifTags.Base.Make, b"<b>Canon</b>", False),
+        (ExifTags.Base.Make, b"Canon & co", False),
+        (ExifTags.Base.Make, b'say "cheese"', False),
+        (ExifTags.Base.Make, b"Canon\x00<script>", False),
+        (ExifTags.Base.Make, b"Canon\x1b[2J", False),
+        (ExifTags.Base.Make, b"Caf\xe9", False),
+        (ExifTags.Base.Make, b"   ", False),
+        (ExifTags.Base.Make, b"x" * 128, True),
+        (ExifTags.Base.Make, b"x" * 129, False),
+        (ExifTags.Base.DateTime, b"2024:06:01 12:00:00", True),
+        (ExifTags.Base.DateTime, b"home, 50.8798 N", False),
+    ],
+)
+def test_exif_text_is_kept_only_when_plain(tag: int, value: bytes, kept: bool) -> None:
+    # Written byte for byte: Pillow would replace what ASCII cannot say before we saw it.
+    exif = Image.Exif()
+    exif[tag] = "\x7f" * len(value)
+    raw = exif.tobytes().replace(b"\x7f" * len(value), value)
+    clean = validate(samples.jpeg_with_segment(samples.jpeg(), 0xE1, raw))
+    assert (tag in opened(clean).getexif()) is kept
+
+
+def test_exif_numbers_must_be_numbers() -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.FNumber: 2.8, ExifTags.Base.Flash: "<script>"}
+    kept = opened(validate(samples.jpeg(exif=exif))).getexif()
+    assert kept[ExifTags.Base.Orientation] == 6
+    assert ExifTags.Base.FNumber in kept.get_ifd(ExifTags.IFD.Exif)
+    assert ExifTags.Base.Flash not in kept.get_ifd(ExifTags.IFD.Exif)
+
+
+def test_checksum_mismatch_is_a_code() -> None:
+    assert RejectionCode("CHECKSUM_MISMATCH") == RejectionCode.CHECKSUM_MISMATCH

@@ -10,6 +10,7 @@ dead-letter queue (DESIGN decision 1).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,9 +24,11 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shoebox import keys, records
+from shoebox import aws, keys, records
 from shoebox.errors import TransitionRefused
+from shoebox.objects import ObjectStore
 from shoebox.observability import MetricUnit, logger, metrics
+from shoebox.settings import Settings, get_settings
 
 # What a FAILED image tells its owner; the details are in the logs and the dead-letter queue.
 FAILED_CODE = "INTERNAL_ERROR"
@@ -169,3 +172,25 @@ def process_batch(
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+
+
+def sqs_handler(make_step: Callable[[Settings, ObjectStore], Step], *, prefix: str) -> SqsHandler:
+    """The Lambda entry point of a step function: each invocation builds the step from the
+    settings and an S3 store, then processes the batch, with Powertools logging and metrics."""
+
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        settings = get_settings()
+        return process_batch(
+            event,
+            context,
+            make_step(settings, ObjectStore(aws.s3())),
+            prefix=prefix,
+            max_receive_count=settings.max_receive_count,
+        )
+
+    with_metrics: SqsHandler = metrics.log_metrics(handler)
+    logged: SqsHandler = logger.inject_lambda_context(with_metrics, clear_state=True)
+    return logged

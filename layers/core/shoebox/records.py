@@ -286,6 +286,13 @@ def get_owned(image_id: str, owner: str) -> ImageRecord:
     return record
 
 
+def require_ready(record: ImageRecord) -> None:
+    """Raise NotReady (409) unless the image is READY: only a READY image has content to serve
+    or share."""
+    if record.status != Status.READY:
+        raise NotReady(f"image is {record.status}, not READY", {"status": record.status})
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[ImageRecord]
@@ -783,8 +790,7 @@ def add_share(
         value["expires_at"] = share.expires_at
     for _ in range(_ADD_ATTEMPTS):
         record = get_owned(image_id, owner)
-        if record.status != Status.READY:
-            raise NotReady(f"image is {record.status}, not READY", {"status": record.status})
+        require_ready(record)
         stored = record.stored_shares()
         expired = [old.nonce for old in stored.values() if not old.live_at(now)][:_PRUNE_PER_ADD]
         if len(stored) - len(expired) >= MAX_SHARES_PER_IMAGE:

@@ -96,6 +96,14 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+# The OpenAPI response of a route that redirects (302) to a variant's signed CDN URL.
+REDIRECT_RESPONSE: dict[str, Any] = {
+    "description": "Found: `Location` is the signed CDN URL.",
+    "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    "content": None,
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route's error statuses, all with the SPEC error body."""
     return {status: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
