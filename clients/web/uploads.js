@@ -184,7 +184,8 @@ export function createUploader({ api, owner, gallery, follower, onFinal }) {
   /** A remembered slot for these bytes, where S3 stands with it; null when there is none. */
   async function resumable(job, print) {
     const entry = remembered.find(owner(), print);
-    if (!entry) return null;
+    // The same file chosen twice in a row: the first is still sending those parts, not resumable.
+    if (!entry || [...jobs].some((other) => other !== job && other.imageId === entry.imageId)) return null;
     try {
       const found = await api.getUpload(entry.imageId);
       interrupted.get(entry.imageId)?.element.remove();

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -17,7 +19,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.photos import make_photo
+from tests.local.proxy import forward_proxy
+from tests.photos import big_png, make_photo
 
 pytestmark = pytest.mark.local
 
@@ -38,13 +41,34 @@ class Run:
 class Cli:
     api_url: str
     token: str | None
-    cwd: Path
+    cwd: Path  # also the cache folder's parent (XDG_CACHE_HOME): where interrupted uploads are kept
+
+    @property
+    def cache(self) -> Path:
+        return self.cwd / "cache"
 
     def __call__(
-        self, *args: str | Path, token: str | None = "", timeout: float = 180, columns: int = 200
+        self,
+        *args: str | Path,
+        token: str | None = "",
+        timeout: float = 180,
+        columns: int = 200,
+        proxy: str | None = None,
     ) -> Run:
         env = {**os.environ, "SHOEBOX_API_URL": self.api_url, "NO_COLOR": "1", "COLUMNS": str(columns)}
-        env.pop("SHOEBOX_TOKEN", None)
+        env["XDG_CACHE_HOME"] = str(self.cache)
+        for name in (
+            "SHOEBOX_TOKEN",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ):
+            env.pop(name, None)
+        if proxy:
+            env["HTTP_PROXY"] = proxy  # every request of the CLI goes through it, to the API and to S3
         chosen = self.token if token == "" else token
         if chosen is not None:
             env["SHOEBOX_TOKEN"] = chosen
@@ -61,12 +85,22 @@ class Cli:
         return Run(done.returncode, done.stdout, done.stderr)
 
 
-@pytest.fixture(scope="module")
-def cli(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    anonymous = Cli(stack.api_url, None, tmp_path_factory.mktemp("cli"))
+def _new_user(stack: Any, folder: Path) -> Cli:
+    anonymous = Cli(stack.api_url, None, folder)
     issued = anonymous("token", "--sub", f"cli-{secrets.token_hex(4)}")
     assert issued.code == 0, issued.err
-    return Cli(stack.api_url, issued.out.strip(), anonymous.cwd)
+    return Cli(stack.api_url, issued.out.strip(), folder)
+
+
+@pytest.fixture(scope="module")
+def cli(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    return _new_user(stack, tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture
+def newcomer(stack: Any, tmp_path: Path) -> Cli:
+    """A user with no image yet."""
+    return _new_user(stack, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +351,99 @@ def test_an_unreachable_api_is_explained(cli: Cli) -> None:
     run = cli("--api-url", "http://127.0.0.1:9", "ls")
     assert run.code == 1
     assert "cannot reach the API" in run.err
+
+
+def _api_requests(cli: Cli, seen: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(method, url.removeprefix(cli.api_url)) for method, url in seen if url.startswith(cli.api_url)]
+
+
+def test_the_same_file_again_is_a_duplicate_and_nothing_is_sent(
+    cli: Cli, uploaded: list[dict[str, Any]], photos: list[Path]
+) -> None:
+    with forward_proxy() as proxy:
+        run = cli("upload", "--json", photos[0], proxy=proxy.url)
+    assert run.code == 0, run.err + run.out
+    (result,) = run.json()
+    assert (result["ok"], result["duplicate"], result["error"]) == (True, True, None)
+    assert result["image"]["id"] == uploaded[0]["image"]["id"]
+    assert result["image"]["status"] == "READY"
+    assert _api_requests(cli, proxy.seen) == [("POST", "/v1/uploads")]
+    assert len(proxy.seen) == 1  # nothing went to S3
+
+    table = cli("upload", photos[0])
+    assert table.code == 0
+    assert "duplicate" in table.out
+
+
+def test_usage_counts_what_the_user_has(newcomer: Cli, tmp_path: Path) -> None:
+    assert newcomer("usage", "--json").json()["images"] == 0
+    photo = make_photo(tmp_path / "one.jpg", (800, 600), seed=7)
+    assert newcomer("upload", "--wait", photo).code == 0
+    usage = newcomer("usage", "--json")
+    assert usage.code == 0, usage.err
+    counted = usage.json()
+    assert (counted["images"], counted["pending"]) == (1, 0)
+    assert 0 < counted["bytes"] <= photo.stat().st_size
+    assert set(counted["limits"]) == {"images", "bytes", "pending"}
+    text = newcomer("usage")
+    assert re.search(rf"images\s+1\s+of {counted['limits']['images']}", text.out), text.out
+
+
+def test_wait_follows_every_upload_with_one_request_per_round(newcomer: Cli, tmp_path: Path) -> None:
+    photos = [make_photo(tmp_path / f"bay-{n}.jpg", (900, 600), seed=90 + n) for n in range(3)]
+    with forward_proxy() as proxy:
+        run = newcomer("upload", "--wait", "--json", *photos, proxy=proxy.url)
+    assert run.code == 0, run.err + run.out
+    assert [result["image"]["status"] for result in run.json()] == ["READY"] * 3
+    ids = {result["image"]["id"] for result in run.json()}
+    requests = _api_requests(newcomer, proxy.seen)
+    assert not [path for _, path in requests if re.fullmatch(r"/v1/images/[^/?]+", path)], requests
+    rounds = [
+        set(httpx.URL(path).params["ids"].split(","))
+        for _, path in requests
+        if path.startswith("/v1/images?")
+    ]
+    assert rounds[0] == ids, rounds  # the first round asks about all three at once
+    assert all(asked <= ids for asked in rounds)
+
+
+def test_an_interrupted_big_upload_is_resumed_by_the_same_command(
+    stack: Any, newcomer: Cli, tmp_path: Path
+) -> None:
+    big = tmp_path / "panorama.png"
+    big.write_bytes(big_png(20 * 1024 * 1024, seed=91))
+    sha256 = hashlib.sha256(big.read_bytes()).hexdigest()
+
+    def part(url: str) -> int:
+        return int(httpx.URL(url).params["partNumber"])
+
+    # The network drops at the second part: the first is with S3, the rest never left.
+    with forward_proxy() as proxy:
+        proxy.fail = lambda method, url: method == "PUT" and "partNumber=" in url and part(url) >= 2
+        first = newcomer("upload", "--json", big, proxy=proxy.url)
+    assert first.code == 1, first.err + first.out
+    (result,) = first.json()
+    assert result["error"]["code"] == "INTERRUPTED"
+    assert "run the same command again" in result["error"]["message"]
+    assert [part(url) for method, url in proxy.seen if method == "PUT"] == [1]
+    (state,) = (newcomer.cache / "shoebox" / "uploads").glob("*.json")
+    saved = json.loads(state.read_text())
+    assert saved["sha256"] == sha256
+    assert "token" not in json.dumps(saved).lower()
+    headers = {"Authorization": f"Bearer {newcomer.token}"}
+    with httpx.Client(base_url=stack.api_url, headers=headers) as api:
+        assert [
+            each["number"] for each in api.get(f"/v1/uploads/{saved['image_id']}").json()["received"]
+        ] == [1]
+
+        with forward_proxy() as proxy:
+            second = newcomer("upload", "--wait", "--json", big, proxy=proxy.url)
+        assert second.code == 0, second.err + second.out
+        (result,) = second.json()
+        assert result["image"]["id"] == saved["image_id"]
+        assert result["image"]["status"] == "READY"
+        assert result["image"]["sha256"] == sha256
+        assert sorted(part(url) for method, url in proxy.seen if method == "PUT") == [2, 3]  # not 1 again
+        assert ("POST", "/v1/uploads") not in _api_requests(newcomer, proxy.seen)  # the same slot
+        assert not state.exists()
+        assert [image["id"] for image in api.get("/v1/images").json()["items"]] == [saved["image_id"]]

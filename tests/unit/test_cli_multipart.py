@@ -1,8 +1,10 @@
-"""The CLI's streamed multipart body is valid multipart/form-data, and S3 refusals are explained."""
+"""The CLI's streamed multipart body is valid multipart/form-data, S3 refusals are explained, and
+big files go in parts whose slot is remembered for a resume."""
 
 from __future__ import annotations
 
 import email.policy
+import hashlib
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shoebox_cli.multipart import SavedSlot, file_sha256, missing_parts, put_part
 from shoebox_cli.sniff import guess_content_type, sniff
 from shoebox_cli.upload import MultipartBody, UploadRefused, post_file, put_file
 
@@ -162,3 +165,52 @@ def test_guess_prefers_the_bytes_to_the_name(tmp_path: Path) -> None:
     assert guess_content_type(misnamed) == "image/heic"
     assert guess_content_type(text) == "image/jpeg"  # the name is all there is: the server decides
     assert guess_content_type(unknown) == "application/octet-stream"
+
+
+def test_a_saved_slot_is_found_again_only_for_the_same_api_user_and_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    photo = tmp_path / "big.png"
+    photo.write_bytes(b"\x89PNG" + bytes(1000))
+    digest = file_sha256(photo)
+    assert digest == hashlib.sha256(photo.read_bytes()).hexdigest()
+    saved = SavedSlot.new("http://api.test", "alice", digest, "image-1", photo)
+    saved.save()
+
+    assert SavedSlot.load("http://api.test", "alice", digest) == saved
+    assert SavedSlot.load("http://api.test", "bob", digest) is None
+    assert SavedSlot.load("http://other.test", "alice", digest) is None
+    assert SavedSlot.load("http://api.test", "alice", "0" * 64) is None
+    (state,) = (tmp_path / "cache" / "shoebox" / "uploads").iterdir()
+    assert state.suffix == ".json"  # written whole, then renamed: no .part left
+    saved.forget()
+    assert SavedSlot.load("http://api.test", "alice", digest) is None
+    state.parent.joinpath(state.name).write_text("{not json")
+    assert SavedSlot.load("http://api.test", "alice", digest) is None  # unreadable: a new slot
+
+
+def test_the_missing_parts_are_the_file_s_slices_by_number(tmp_path: Path) -> None:
+    size = 20 * 1024 * 1024 + 7
+    upload = {"part_size": 8 * 1024 * 1024, "parts": [{"number": 2, "url": "u2"}, {"number": 3, "url": "u3"}]}
+    assert list(missing_parts(upload, size)) == [
+        (2, "u2", 8 * 1024 * 1024, 8 * 1024 * 1024),
+        (3, "u3", 16 * 1024 * 1024, 4 * 1024 * 1024 + 7),
+    ]
+
+
+def test_put_part_sends_exactly_its_slice_and_answers_the_etag(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 100
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    seen: list[httpx.Request] = []
+
+    def s3(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return httpx.Response(200, headers={"ETag": '"abc"'})
+
+    with httpx.Client(transport=httpx.MockTransport(s3)) as client:
+        assert put_part(client, "http://s3.test/k?partNumber=2", path, 1000, 5000, None) == '"abc"'
+    assert seen[0].content == data[1000:6000]
+    assert seen[0].headers["content-length"] == "5000"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+import base64
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
-FINAL_STATUSES = frozenset({"READY", "REJECTED", "FAILED"})
 
 Image = dict[str, Any]
 
@@ -21,12 +21,20 @@ class ShoeboxError(Exception):
 class ApiError(ShoeboxError):
     """The API answered with an error body: {"error": {"code", "message", "details"}}."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After
 
 
 class AuthError(ApiError):
@@ -45,6 +53,10 @@ class TimedOut(ShoeboxError):
     """An image did not reach a final status in time."""
 
 
+class Interrupted(ShoeboxError):
+    """A big upload stopped part-way; what S3 has is kept, and the same command resumes it."""
+
+
 def _error_from(response: httpx.Response) -> ApiError:
     code, message = f"HTTP_{response.status_code}", response.reason_phrase
     details: dict[str, Any] = {}
@@ -60,7 +72,21 @@ def _error_from(response: httpx.Response) -> ApiError:
     elif isinstance(body, dict) and "message" in body:  # API Gateway's own bodies
         message = str(body["message"])
     kind = {401: AuthError, 404: NotFoundError}.get(response.status_code, ApiError)
-    return kind(response.status_code, code, message, details)
+    retry_after = response.headers.get("retry-after", "")
+    return kind(
+        response.status_code, code, message, details, float(retry_after) if retry_after.isdigit() else None
+    )
+
+
+def subject_of(token: str | None) -> str:
+    """The token's `sub`, read without checking the signature (the API checks it): whose upload
+    state a saved slot is."""
+    try:
+        payload = (token or "").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return ""
+    return str(claims.get("sub", "")) if isinstance(claims, dict) else ""
 
 
 class ShoeboxClient:
@@ -72,6 +98,7 @@ class ShoeboxClient:
 
     def __init__(self, api_url: str, token: str | None, timeout: float = 30.0) -> None:
         self.api_url = api_url.rstrip("/")
+        self.subject = subject_of(token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.api_url, headers=headers, timeout=timeout)
 
@@ -185,23 +212,3 @@ class ShoeboxClient:
 
     def delete_share(self, share_id: str) -> None:
         self._request("DELETE", f"/v1/shares/{share_id}")
-
-    def wait_final(
-        self,
-        image_id: str,
-        timeout: float = 120.0,
-        on_status: Callable[[Image], None] | None = None,
-    ) -> Image:
-        """Poll until READY, REJECTED or FAILED; back off from 0.25 s to 2 s between polls."""
-        deadline = time.monotonic() + timeout
-        delay = 0.25
-        while True:
-            image = self.get_image(image_id)
-            if on_status:
-                on_status(image)
-            if image.get("status") in FINAL_STATUSES:
-                return image
-            if time.monotonic() + delay > deadline:
-                raise TimedOut(f"image {image_id} still {image.get('status')} after {timeout:.0f} s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)

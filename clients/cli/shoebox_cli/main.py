@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -40,20 +38,13 @@ from shoebox_cli.api import (
     ShoeboxError,
     Unreachable,
 )
-from shoebox_cli.sniff import guess_content_type
-from shoebox_cli.upload import UploadRefused, send_file
+from shoebox_cli.batch import Outcome, UploadJob, follow_outcomes, status_text
+from shoebox_cli.upload import UploadRefused
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH = 0, 1, 2, 3
 STATUSES = ("PENDING", "PROCESSING", "READY", "REJECTED", "FAILED")
 VARIANTS = ("original", "256", "512", "1024")
 AUTH_HINT = "token missing/expired/invalid: get one with `shoebox token --sub NAME` locally"
-STATUS_STYLE = {
-    "READY": "green",
-    "REJECTED": "red",
-    "FAILED": "red",
-    "PENDING": "yellow",
-    "PROCESSING": "cyan",
-}
 EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
@@ -73,10 +64,6 @@ err = Console(stderr=True, highlight=False)
 
 def _emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
-
-
-def _status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
 def _human_size(size: int | None) -> str:
@@ -115,66 +102,6 @@ def _s3_client() -> httpx.Client:
 # ------------------------------------------------------------------ upload
 
 
-@dataclass
-class Outcome:
-    path: Path
-    image: Image | None = None
-    error: ShoeboxError | UploadRefused | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and (self.image or {}).get("status") not in ("REJECTED", "FAILED")
-
-    def as_json(self) -> dict[str, Any]:
-        error: dict[str, Any] | None = None
-        if isinstance(self.error, ApiError | UploadRefused):
-            error = {"code": self.error.code, "message": self.error.message}
-        elif self.error is not None:
-            error = {"code": type(self.error).__name__.upper(), "message": str(self.error)}
-        elif self.image and self.image.get("error"):
-            error = self.image["error"]
-        return {"file": str(self.path), "ok": self.ok, "image": self.image, "error": error}
-
-
-@dataclass
-class UploadJob:
-    api: ShoeboxClient
-    s3: httpx.Client
-    progress: Progress
-    wait: bool
-    method: str
-    content_type: str | None
-    timeout: float
-
-    def run(self, path: Path, task: TaskID) -> Outcome:
-        try:
-            return Outcome(path, image=self._upload(path, task))
-        except (ShoeboxError, UploadRefused) as exc:
-            self.progress.update(task, status=Text("failed", style="red"))
-            return Outcome(path, error=exc)
-        except httpx.TransportError as exc:
-            self.progress.update(task, status=Text("failed", style="red"))
-            return Outcome(path, error=ShoeboxError(f"upload to S3 failed: {exc}"))
-
-    def _upload(self, path: Path, task: TaskID) -> Image:
-        size = path.stat().st_size
-        content_type = self.content_type or guess_content_type(path)
-        slot = self.api.create_upload(path.name, content_type, size, self.method)
-        image, upload = slot["image"], slot["upload"]
-        self.progress.update(task, total=size, status="uploading")
-        send_file(self.s3, upload, path, content_type, lambda sent: self.progress.advance(task, sent))
-        if not self.wait:
-            self.progress.update(task, status="uploaded")
-            return dict(image)
-
-        def show(current: Image) -> None:
-            self.progress.update(task, status=_status_text(current["status"]))
-
-        final = self.api.wait_final(image["id"], self.timeout, on_status=show)
-        self.progress.update(task, status=_status_text(final["status"]))
-        return final
-
-
 def _upload_progress(enabled: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}", style="bold"),
@@ -204,11 +131,13 @@ def _render_outcomes(outcomes: list[Outcome], waited: bool) -> None:
             details = Text(str(outcome.error), style="red")
         elif image.get("status") in ("REJECTED", "FAILED"):
             details = Text(_reason(image), style="red")
+        elif outcome.duplicate:
+            details = Text("duplicate: you have these bytes already, nothing was sent")
         elif image.get("status") == "READY":
             details = Text(f"{_dimensions(image)} {image.get('format') or ''}".strip())
         else:
             details = Text("" if waited else "processing: `shoebox show ID` for its status")
-        status = _status_text(image["status"]) if image else Text("ERROR", style="red")
+        status = status_text(image["status"]) if image else Text("ERROR", style="red")
         table.add_row(Text(outcome.path.name), image.get("id", "-"), status, details)
     out.print(table)
 
@@ -220,12 +149,12 @@ def cmd_upload(args: argparse.Namespace) -> int:
         _fail(f"not a file: {', '.join(missing)}")
         return EXIT_USAGE
     with _client(args) as api, _s3_client() as s3, _upload_progress(not args.json) as progress:
-        job = UploadJob(
-            api, s3, progress, args.wait, "PUT" if args.put else "POST", args.content_type, args.timeout
-        )
+        job = UploadJob(api, s3, progress, "PUT" if args.put else "POST", args.content_type, args.timeout)
         tasks = [progress.add_task(path.name, total=path.stat().st_size, status="") for path in paths]
         with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
             outcomes = list(pool.map(job.run, paths, tasks))
+        if args.wait:
+            follow_outcomes(api, progress, outcomes, tasks, args.timeout)
     if args.json:
         _emit_json([outcome.as_json() for outcome in outcomes])
     else:
@@ -257,7 +186,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for image in images:
         table.add_row(
             image["id"],
-            _status_text(image["status"]),
+            status_text(image["status"]),
             Text(image.get("filename") or ""),
             _human_size(image.get("size")),
             _dimensions(image),
@@ -279,7 +208,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     shown = ("id", "filename", "content_type", "format", "sha256", "taken_at", "created_at", "updated_at")
     for name in shown:
         table.add_row(name, Text(str(image.get(name) or "-")))
-    table.add_row("status", _status_text(image["status"]))
+    table.add_row("status", status_text(image["status"]))
     table.add_row("size", _human_size(image.get("size")))
     table.add_row("pixels", _dimensions(image))
     if image.get("error"):
@@ -395,6 +324,26 @@ def cmd_rm(args: argparse.Namespace) -> int:
         for image_id in missing:
             err.print(f"[red]not found:[/] {escape(image_id)}")
     return EXIT_FAILED if missing else EXIT_OK
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    with _client(args) as api:
+        usage = api.usage()
+    if args.json:
+        _emit_json(usage)
+        return EXIT_OK
+    limits = usage.get("limits") or {}
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_row("images", str(usage["images"]), f"of {limits.get('images', '-')}")
+    table.add_row("stored", _human_size(usage["bytes"]), f"of {_human_size(limits.get('bytes'))}")
+    table.add_row(
+        "pending", str(usage["pending"]), f"of {limits.get('pending', '-')} uploads waiting for their bytes"
+    )
+    out.print(table)
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ share / shares / unshare
@@ -527,8 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--put", action="store_true", help="use a presigned PUT instead of a POST")
     upload.add_argument("--content-type", help="declare this type instead of guessing it from the bytes")
     upload.add_argument("--parallel", type=int, default=4, metavar="N", help="files at once (default 4)")
-    upload.add_argument("--timeout", type=float, default=120.0, help="seconds to --wait (default 120)")
+    upload.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to --wait, or to wait out a 429 (default 120)"
+    )
     upload.set_defaults(run=cmd_upload)
+
+    usage = commands.add_parser("usage", parents=[common], help="your images and bytes, and your limits")
+    usage.set_defaults(run=cmd_usage)
 
     ls = commands.add_parser("ls", parents=[common], help="list your images, newest first")
     ls.add_argument("--status", choices=STATUSES, type=str.upper)

@@ -95,7 +95,7 @@ class MultipartBody:
         yield self._tail()
 
 
-def _refusal(response: httpx.Response) -> UploadRefused:
+def refusal(response: httpx.Response) -> UploadRefused:
     """S3 explains a refusal in XML: <Error><Code>…</Code><Message>…</Message></Error>."""
     code, message = f"HTTP_{response.status_code}", response.reason_phrase
     try:
@@ -121,7 +121,7 @@ def post_file(
     headers = {"Content-Type": body.content_type_header, "Content-Length": str(len(body))}
     response = client.post(upload["url"], content=body.stream(progress), headers=headers)
     if not response.is_success:
-        raise _refusal(response)
+        raise refusal(response)
 
 
 def put_file(
@@ -142,7 +142,7 @@ def put_file(
 
     response = client.put(upload["url"], content=chunks(), headers=headers)
     if not response.is_success:
-        raise _refusal(response)
+        raise refusal(response)
 
 
 def send_file(
