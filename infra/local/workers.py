@@ -5,6 +5,9 @@ hands the function the real SQS event, deletes what succeeded and leaves the res
 redelivery, so the queue's redrive policy moves a message that keeps failing to its DLQ. Like
 Lambda's pollers it has several batches in flight at once, one per poller thread: as many as the
 function may have execution environments (the mapping's MaximumConcurrency, capped locally).
+The pollers beyond the first poll only while the function is at work and for a minute after its
+last batch (as Lambda scales its pollers down when the queue stays empty): an idle stack costs
+what it did with one poller per queue.
 
 Local differences, on purpose:
 * a failed message is made visible again after `retry_delay` seconds (ChangeMessageVisibility)
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 POLL_SECONDS = 1  # long-poll wait: short, so that stopping is quick
+LINGER_SECONDS = 60  # how long after its last batch a worker keeps all its pollers polling
 SQS_MAX_BATCH = 10  # per ReceiveMessage / DeleteMessageBatch call
 
 Invoke = Callable[[str, Any], Any]
@@ -97,8 +101,13 @@ class QueueWorker:
         self._retry_delay = retry_delay
         self._sink = sink
         self._stop = threading.Event()
+        self._working = threading.Condition()
+        self._in_flight = 0  # batches being processed
+        self._last_batch_ended = -float("inf")  # time.monotonic()
         self._threads = [
-            threading.Thread(target=self._run, name=f"worker-{source.function}-{number}", daemon=True)
+            threading.Thread(
+                target=self._run, args=(number,), name=f"worker-{source.function}-{number}", daemon=True
+            )
             for number in range(1, concurrency + 1)
         ]
 
@@ -108,14 +117,18 @@ class QueueWorker:
 
     def request_stop(self) -> None:
         self._stop.set()
+        with self._working:
+            self._working.notify_all()
 
     def join(self) -> None:
         deadline = time.monotonic() + POLL_SECONDS + 5
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def _run(self) -> None:
+    def _run(self, number: int) -> None:
         while not self._stop.is_set():
+            if number > 1 and not self._function_at_work():
+                continue
             try:
                 self.poll_once()
             except Exception as exc:
@@ -123,6 +136,17 @@ class QueueWorker:
                     return  # the emulator is going away with us
                 self._sink.write(label(self.source.function), f"polling its queue failed: {exc!r}")
                 self._stop.wait(1)
+
+    def _function_at_work(self) -> bool:
+        """Whether a batch is in flight or ended within LINGER_SECONDS, waiting up to a poll for
+        one: pollers beyond the first poll only then."""
+
+        def at_work() -> bool:
+            return self._in_flight > 0 or time.monotonic() - self._last_batch_ended < LINGER_SECONDS
+
+        with self._working:
+            self._working.wait_for(lambda: at_work() or self._stop.is_set(), POLL_SECONDS)
+            return at_work() and not self._stop.is_set()
 
     def _receive(self, wait: int, limit: int) -> list[MessageTypeDef]:
         response = self._sqs.receive_message(
@@ -156,6 +180,9 @@ class QueueWorker:
             return
         event = {"Records": [sqs_record(message, self.source) for message in batch]}
         ids = [message["MessageId"] for message in batch]
+        with self._working:
+            self._in_flight += 1
+            self._working.notify_all()
         try:
             result = self._invoke(self.source.function, event)
         except InvocationError as exc:
@@ -163,6 +190,10 @@ class QueueWorker:
             failed = set(ids)
         else:
             failed = failed_ids(result, ids, self.source)
+        finally:
+            with self._working:
+                self._in_flight -= 1
+                self._last_batch_ended = time.monotonic()
         self._delete([message for message in batch if message["MessageId"] not in failed])
         self._retry_soon([message for message in batch if message["MessageId"] in failed])
 
