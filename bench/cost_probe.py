@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 import botocore.endpoint
 
+from bench.dynamodb_size import item_size
+
 _FUNCTION = os.environ["COST_FUNCTION"]  # the LogicalId
 _module, _, _name = os.environ["COST_REAL_HANDLER"].rpartition(".")
 _real = getattr(importlib.import_module(_module), _name)
@@ -114,29 +116,6 @@ def _read_sizes(parsed: dict[str, Any]) -> list[int]:
     if "Responses" in parsed:  # BatchGetItem: each item rounded on its own
         return [item_size(item) for items in parsed["Responses"].values() for item in items]
     return [0]
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """DynamoDB's size of an item in its wire form ({"name": {"S": "…"}, …}): names plus values."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    (kind, content), *_ = value.items()
-    if kind == "S":
-        return len(content.encode())
-    if kind == "N":
-        digits = content.lstrip("-").replace(".", "").strip("0") or "0"
-        return (len(digits) + 1) // 2 + 1
-    if kind == "B":
-        return len(content) * 3 // 4  # base64 on the wire
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(len(name.encode()) + _value_size(each) + 1 for name, each in content.items())
-    if kind == "L":
-        return 3 + sum(_value_size(each) + 1 for each in content)
-    return sum(len(str(each).encode()) for each in content)  # sets
 
 
 botocore.endpoint.Endpoint.make_request = _counted  # type: ignore[method-assign,assignment]
