@@ -8,7 +8,9 @@ sizes). A client then does what the web page does for one photo, with the CLI's 
 POST /v1/uploads (with the file's SHA-256), the presigned POST straight to S3, following the
 upload with GET /v1/images?ids= rounds (clients/cli/shoebox_cli/follow.py, the web page's
 schedule, on the real clock) until READY, GET /v1/usage (the page shows it after a final
-status), then one view of the 512 px variant through the CDN (the local stack's /cdn/).
+status), then one view of the 512 px variant through the CDN (the local stack's /cdn/). The
+rounds priced are those the same schedule makes against AWS's modelled time to READY
+(follow_rounds): the local stack is faster or slower than AWS for reasons of its own.
 
 The first image warms the stack up (cold starts: the secrets are read then) and is reported
 apart; the measured images follow one at a time. What no handler does itself is counted where it
