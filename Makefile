@@ -112,6 +112,11 @@ deploy: build ## build, then deploy with samconfig.toml's settings: make deploy 
 bench: setup ## thumbnail benchmark on real photos; prints JSON
 	@PYTHONPATH=functions:layers/core:. $(PYTHON) -m bench.thumbnails
 
+# The stack's own lines stay off stdout (the probe's sink counts them): stdout is the JSON alone.
+.PHONY: cost
+cost: setup ## cost of one image (upload -> READY -> viewed) from the real handlers' AWS requests; prints JSON
+	@PYTHONPATH=layers/core:. $(PYTHON) -m bench.cost
+
 .PHONY: openapi
 openapi: setup ## write the API's OpenAPI document (all routes) to build/openapi.json
 	PYTHONPATH=functions:layers/core:. $(PYTHON) -m infra.openapi -o build/openapi.json

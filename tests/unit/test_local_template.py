@@ -140,7 +140,7 @@ def test_queue_sources_are_the_sqs_events() -> None:
     assert validate.queue_arn.endswith(":shoebox-local-ValidateQueue")
     assert (validate.batch_size, validate.batching_window, validate.report_batch_item_failures) == (
         5,
-        1.0,
+        0.0,  # no batching window (template.yaml says why)
         True,
     )
     assert sources["ThumbnailFunction"].queue_url.endswith("/shoebox-local-ThumbnailQueue")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.batch import (
@@ -27,12 +28,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shoebox import aws, keys, records
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectStore
-from shoebox.observability import MetricUnit, logger, metrics
+from shoebox.observability import MetricUnit, logger, metrics, record_processing
 from shoebox.settings import Settings, get_settings
 
 # What a FAILED image tells its owner; the details are in the logs and the dead-letter queue.
 FAILED_CODE = "INTERNAL_ERROR"
 FAILED_MESSAGE = "processing failed repeatedly; the upload could not be processed"
+# The ProcessingMilliseconds metric's `step`, by the prefix a step takes its objects from.
+STEP_NAMES = {keys.INCOMING_PREFIX: "validate", keys.ORIGINALS_PREFIX: "thumbnails"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class ObjectCreated:
     etag: str
     event_name: str
     image_id: str | None  # None for a key that belongs to no image (a stray object)
+    event_time: datetime | None = None  # when S3 made the object (the record's eventTime)
 
 
 class Step(Protocol):
@@ -91,9 +95,17 @@ def object_created_records(body: str, prefix: str) -> list[ObjectCreated]:
                 etag=s3_object.etag,
                 event_name=record.event_name,
                 image_id=keys.image_id_from_key(key, prefix),
+                event_time=_event_time(record.event_time),
             )
         )
     return found
+
+
+def _event_time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None  # a malformed time costs the metric, not the image
 
 
 def receive_count(record: SQSRecord) -> int:
@@ -119,6 +131,9 @@ def handle_message(record: SQSRecord, step: Step, *, prefix: str, max_receive_co
                 if last and created.image_id is not None:
                     give_up(created.image_id, step, step.claim_of(created))
                 raise
+            if created.event_time is not None:
+                waited = datetime.now(UTC) - created.event_time
+                record_processing(STEP_NAMES.get(prefix, prefix), max(0.0, waited.total_seconds() * 1000))
 
 
 def give_up(image_id: str, step: Step, source_etag: str | None = None) -> None:
