@@ -4,4 +4,4 @@ from shoebox.app import create_app, lambda_handler
 from view_share.router import router
 
 app = create_app(router)
-handler = lambda_handler(app)
+handler = lambda_handler(app, clients=("dynamodb", "secretsmanager"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,8 +18,10 @@ from fastapi.responses import JSONResponse, Response
 from mangum import Mangum
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shoebox import startup
 from shoebox.errors import BadRequest, ShoeboxError
 from shoebox.observability import logger, metrics
+from shoebox.startup import Service
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -148,8 +150,11 @@ def create_app(*routers: APIRouter, title: str = "Shoebox") -> FastAPI:
     return app
 
 
-def lambda_handler(app: FastAPI) -> LambdaHandler:
-    """The Lambda entry point for an app: Mangum, with Powertools logging and metrics."""
+def lambda_handler(app: FastAPI, *, clients: Iterable[Service]) -> LambdaHandler:
+    """The Lambda entry point for an app: Mangum, with Powertools logging and metrics. Called at
+    import, i.e. during the function's init: `clients` (what the function talks to) are created
+    now in Lambda (shoebox.startup)."""
+    startup.prepare(clients)
     adapter = Mangum(app, lifespan="off")
     with_metrics: LambdaHandler = metrics.log_metrics(adapter)
     handler: LambdaHandler = logger.inject_lambda_context(with_metrics, clear_state=True)

@@ -451,6 +451,17 @@ def _connection() -> Connection:
     return ImageRecord._get_connection().connection
 
 
+def connect() -> None:
+    """Create the table's DynamoDB client now (a function's init calls this: shoebox.startup).
+
+    PynamoDB gives each model class a connection of its own, each with its own botocore session
+    and client, which load the same service model twice (~0.1 s of JSON): the usage item's
+    model shares the image model's connection instead (one table, the same key: `id`)."""
+    connection = ImageRecord._get_connection()
+    UsageRecord._connection = connection
+    connection.connection.client  # noqa: B018  (a property: creates the client)
+
+
 def _cancellation(exc: TransactWriteError) -> list[str | None]:
     """Each item's cancellation reason code, in the transaction's order."""
     if exc.cause_response_code != "TransactionCanceledException":
