@@ -181,7 +181,7 @@ def sqs_handler(make_step: Callable[[Settings, ObjectStore], Step], *, prefix: s
     """The Lambda entry point of a step function: each invocation builds the step from the
     settings and an S3 store, then processes the batch, with Powertools logging and metrics.
     Called during the function's init, which creates the step's clients in Lambda."""
-    startup.prepare(("s3", "dynamodb"))
+    startup.prepare((aws.s3, records.connect))
 
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         settings = get_settings()
