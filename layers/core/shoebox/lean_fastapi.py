@@ -1,13 +1,14 @@
 """FastAPI without the import-time work that an API function, which serves no OpenAPI document,
 never uses: imported by each API function's package first, before anything imports FastAPI.
 
-Measured with `make bench-coldstart` (README: Cold starts), of ~0.5 s of import:
+Measured with `make bench-coldstart` and `python -X importtime` (README: Cold starts):
 
-* FastAPI's own OpenAPI models (`fastapi.openapi.models`, ~50 pydantic models) are built when
-  FastAPI is imported, ~17% of a function's import. They are only used to write the OpenAPI
-  document, which the Lambda apps disable (`openapi_url=None`): here they are defined with
-  pydantic's `defer_build`, so each is built on its first use instead (`make openapi` and the
-  local stack's /docs still build them; the document is the same, tests/contract compare it).
+* FastAPI's own OpenAPI models (`fastapi.openapi.models`, 36 pydantic models) are built when
+  FastAPI is imported. They are only used to write the OpenAPI document, which the Lambda apps
+  disable (`openapi_url=None`): here they are defined with pydantic's `defer_build`, so each is
+  built on its first use instead (`make openapi` and the local stack's /docs still build them;
+  the document is the same: tests/unit/test_lean_fastapi.py). The three that models.py rebuilds
+  itself (Schema, Operation, Encoding: most of the work) are still built; the rest are not.
 * Every route registration asks whether a model is a `pydantic.v1` one, which imports
   `pydantic.v1` (~50 ms) to find out. No class can derive from `pydantic.v1.BaseModel` unless
   `pydantic.v1` has been imported, so until then the answer is no without importing it.
