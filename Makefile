@@ -117,6 +117,11 @@ bench: setup ## thumbnail benchmark on real photos; prints JSON
 cost: setup ## cost of one image (upload -> READY -> viewed) from the real handlers' AWS requests; prints JSON
 	@PYTHONPATH=layers/core:. $(PYTHON) -m bench.cost
 
+# Builds the functions and layers for this machine into .cache/coldstart, starts a local stack.
+.PHONY: bench-coldstart
+bench-coldstart: setup ## cold start of every function vs a bare boto3 handler; prints JSON
+	@UV="$(UV)" PYTHONPATH=layers/core:. $(PYTHON) -m bench.coldstart $(if $(REPEATS),--repeats $(REPEATS))
+
 .PHONY: openapi
 openapi: setup ## write the API's OpenAPI document (all routes) to build/openapi.json
 	PYTHONPATH=functions:layers/core:. $(PYTHON) -m infra.openapi -o build/openapi.json

@@ -13,11 +13,13 @@ UV ?= uv
 
 # Lambda python3.13 on arm64 is Amazon Linux 2023 (glibc 2.34) on aarch64; manylinux_2_28 also admits
 # the older manylinux tags. Binary wheels only and exact pins from uv.lock: a package without a
-# matching wheel fails the build instead of falling back to another version.
+# matching wheel fails the build instead of falling back to another version. `make bench-coldstart`
+# builds the same layers for the machine it runs on (LAMBDA_PLATFORM=x86_64-manylinux_2_28).
+LAMBDA_PLATFORM ?= aarch64-manylinux_2_28
 UV_EXPORT := "$(UV)" export --project "$(ROOT)" --frozen --no-hashes --no-emit-project --no-default-groups \
 	--no-annotate --no-header
 UV_INSTALL := "$(UV)" pip install --quiet --no-deps --only-binary :all: \
-	--python-platform aarch64-manylinux_2_28 --python-version 3.13 --python "$(BUILD_PYTHON)" --target
+	--python-platform $(LAMBDA_PLATFORM) --python-version 3.13 --python "$(BUILD_PYTHON)" --target
 
 # $(call finish,DIR,RUNTIME_DIR): strip what Lambda never imports, then compile DIR to CPython 3.13
 # bytecode. unchecked-hash: /var/task and /opt are read-only, and zip keeps mtimes to 2 s only, so

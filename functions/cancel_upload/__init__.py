@@ -1,0 +1,4 @@
+"""The cancel_upload function."""
+
+# First, before anything imports FastAPI: what it would build at import and never use.
+import shoebox.lean_fastapi  # noqa: F401

@@ -1,7 +1,8 @@
 """Lambda entry point of the get_image function."""
 
 from get_image.router import router
+from shoebox import aws, records
 from shoebox.app import create_app, lambda_handler
 
 app = create_app(router)
-handler = lambda_handler(app)
+handler = lambda_handler(app, clients=(records.connect, aws.secretsmanager))

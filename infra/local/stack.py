@@ -316,19 +316,24 @@ class DevStack:
             self.functions[logical_id] = FunctionEnvironments(
                 spec,
                 self.concurrency(logical_id),
-                environment={
-                    **self._aws_environment(),
-                    **LOCAL_FUNCTION_ENVIRONMENT,
-                    **spec.environment,
-                    **self._local_cdn_environment(spec.environment),
-                    **self._env_overrides.get(logical_id, {}),
-                },
+                environment=self.function_environment(logical_id),
                 sink=self.sink,
                 handler=self._handler_overrides.get(logical_id),
                 extra_paths=(REPO_ROOT,) if logical_id in self._handler_overrides else (),
             )
             if self._eager:
                 self.functions[logical_id].start()
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The function's own variables as the stack gives them (template, emulator, local CDN)."""
+        spec = self.topology.functions[logical_id]
+        return {
+            **self._aws_environment(),
+            **LOCAL_FUNCTION_ENVIRONMENT,
+            **spec.environment,
+            **self._local_cdn_environment(spec.environment),
+            **self._env_overrides.get(logical_id, {}),
+        }
 
     def _local_cdn_environment(self, environment: Mapping[str, str]) -> dict[str, str]:
         # Signed URLs point at the gateway's /cdn/, not at the template's CloudFront domain.

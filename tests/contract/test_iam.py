@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 from infra.local.template import load_template
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from tests.contract.sam import TEMPLATE, translate
 
 Grant = tuple[str, str]  # (action, resource); resources read as in template.yaml's !Sub strings
 
 # What AWS's managed policies grant, as published in the IAM managed policy reference. SAM attaches
-# the first to every function it makes a role for and the second to functions with an SQS event.
+# the first to every function it makes a role for, the second to functions with an SQS event and
+# the third to functions with `Tracing: Active` (Globals: every function).
 MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
     "service-role/AWSLambdaBasicExecutionRole": [
         {
@@ -45,13 +41,32 @@ MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
             "Resource": "*",
         }
     ],
+    "AWSXrayWriteOnlyAccess": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:GetSamplingStatisticSummaries",
+            ],
+            "Resource": ["*"],
+        }
+    ],
 }
 
-# Every function writes its own logs (AWSLambdaBasicExecutionRole: AWS's baseline, on any group).
+# Every function writes its own logs (AWSLambdaBasicExecutionRole: AWS's baseline, on any group)
+# and its traces (AWSXrayWriteOnlyAccess: X-Ray takes no resource; Lambda sends the segments).
 LOGS: set[Grant] = {
     ("logs:CreateLogGroup", "*"),
     ("logs:CreateLogStream", "*"),
     ("logs:PutLogEvents", "*"),
+    ("xray:PutTraceSegments", "*"),
+    ("xray:PutTelemetryRecords", "*"),
+    ("xray:GetSamplingRules", "*"),
+    ("xray:GetSamplingTargets", "*"),
+    ("xray:GetSamplingStatisticSummaries", "*"),
 }
 
 # fmt: off
@@ -180,19 +195,7 @@ S3_WRITES = {"s3:PutObject", "s3:DeleteObject"}
 
 @pytest.fixture(scope="module")
 def cloudformation() -> dict[str, Any]:
-    template = load_template(TEMPLATE)
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):  # the translator wants what `sam package` uploaded
-            if key in properties:
-                properties[key] = "s3://artifacts/placeholder.zip"
-    # The region only names the partition; no call leaves the process: the managed-policy map
-    # (used for policies named by name, which the template has none of) is empty.
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1"))
-    translated: dict[str, Any] = translator.translate(
-        template, parameter_values={}, get_managed_policy_map=dict
-    )
-    return translated
+    return translate()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shoebox import aws, keys, records
+from shoebox import aws, keys, records, startup
 from shoebox.errors import TransitionRefused
 from shoebox.objects import ObjectStore
 from shoebox.observability import MetricUnit, logger, metrics, record_processing
@@ -194,7 +194,9 @@ SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureRespons
 
 def sqs_handler(make_step: Callable[[Settings, ObjectStore], Step], *, prefix: str) -> SqsHandler:
     """The Lambda entry point of a step function: each invocation builds the step from the
-    settings and an S3 store, then processes the batch, with Powertools logging and metrics."""
+    settings and an S3 store, then processes the batch, with Powertools logging and metrics.
+    Called during the function's init, which creates the step's clients in Lambda."""
+    startup.prepare((aws.s3, records.connect))
 
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         settings = get_settings()

@@ -51,7 +51,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shoebox import keys, usage
+from shoebox import aws, keys, usage
 from shoebox.errors import (
     BadRequest,
     Contended,
@@ -449,6 +449,20 @@ def create_pending(
 def _connection() -> Connection:
     # The model's own connection (client, region, endpoint), for transactions across items.
     return ImageRecord._get_connection().connection
+
+
+def connect() -> None:
+    """Create the table's DynamoDB client now (a function's init calls this: shoebox.startup).
+
+    PynamoDB gives each model class a connection of its own, each with its own botocore session
+    and client, each loading the SDK's data and the service model again (~70 ms each): the usage
+    item's model shares the image model's connection instead (one table, the same key: `id`),
+    whose client is made from the session of the other clients (shoebox.aws)."""
+    table = ImageRecord._get_connection()
+    UsageRecord._connection = table
+    # PynamoDB keeps its session per thread and makes one on first use: this thread's is set first.
+    table.connection._local.session = aws.botocore_session()
+    table.connection.client  # noqa: B018  (a property: creates the client)
 
 
 def _cancellation(exc: TransactWriteError) -> list[str | None]:
