@@ -12,6 +12,7 @@ from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat
 from validate_upload import rules
 
 from bench import hostile
+from shoebox import gif
 from shoebox.rejections import Rejection, RejectionCode
 from tests.unit import samples
 
@@ -326,6 +327,71 @@ def test_damage_in_frame_37_of_40_is_found(fmt: str) -> None:
     with Image.open(io.BytesIO(data)) as first:
         first.load()  # the first frame alone is fine
     undecodable(data)
+
+
+def _gif_images(data: bytes) -> list[tuple[int, int, int, int]]:
+    return [block for block in gif.blocks(data, gif.screen(data)[2]) if block[0] == gif.IMAGE]
+
+
+def _gif_frame_data(data: bytes, frame: int) -> tuple[int, int]:
+    """Where frame `frame`'s (from 0) LZW data sub-blocks start and end (after their 0)."""
+    _, _, end, body = _gif_images(data)[frame]
+    return body, end
+
+
+def _lzw_9_bit(codes: list[int]) -> bytes:
+    """LZW codes of 9 bits (minimum code size 8), packed as GIF packs them, as sub-blocks."""
+    bits = sum(code << (9 * i) for i, code in enumerate(codes))
+    packed = bits.to_bytes(-(-9 * len(codes) // 8), "little")
+    return bytes((len(packed),)) + packed + b"\x00"
+
+
+def _gif_of(frames: int, size: tuple[int, int] = (48, 32)) -> bytes:
+    pictures = [hostile.photo(size, seed=i).point(lambda v, i=i: (v + 13 * i) % 256) for i in range(frames)]
+    return samples.encode(pictures[0], "GIF", save_all=True, append_images=pictures[1:], duration=40)
+
+
+def test_garbage_lzw_codes_in_a_middle_gif_frame_are_corrupt() -> None:
+    data = _gif_of(40)
+    body, _ = _gif_frame_data(data, 20)
+    # All ones: the first code after the clear code names a string the table does not have.
+    damaged = data[: body + 1] + b"\xff" * data[body] + data[body + 1 + data[body] :]
+    undecodable(damaged)
+
+
+def test_a_gif_frame_whose_lzw_data_ends_before_its_last_pixel_is_corrupt() -> None:
+    data = _gif_of(3)
+    body, end = _gif_frame_data(data, 2)
+    assert data[body - 1] == 8  # minimum code size 8: codes of 9 bits until the table grows
+    # clear, one pixel of colour 0, end: a well-formed LZW stream that codes one pixel of 1536.
+    undecodable(data[:body] + _lzw_9_bit([256, 0, 257]) + data[end:])
+
+
+def test_a_gif_cut_inside_its_last_frame_is_corrupt() -> None:
+    data = _gif_of(8)
+    body, end = _gif_frame_data(data, 7)
+    undecodable(data[: (body + end) // 2])  # no end to its sub-blocks, no trailer
+
+
+def test_a_gif_frame_of_no_pixels_is_corrupt() -> None:
+    data = bytearray(_gif_of(3))
+    start = _gif_images(bytes(data))[1][1]
+    data[start + 5 : start + 9] = bytes(4)  # width and height 0
+    undecodable(bytes(data))
+
+
+@pytest.mark.parametrize("interlace", [True, False])
+def test_every_frame_of_a_gif_pillow_decodes_is_decoded(interlace: bool) -> None:
+    # Frames with their own palettes, on offsets, interlaced or not, some with transparency.
+    pictures = [Image.new("RGB", (64, 48), (40 * i, 255 - 40 * i, 7 * i)) for i in range(6)]
+    for i, picture in enumerate(pictures):
+        picture.paste((255, 255, 255), (8 * i, 4 * i, 8 * i + 16, 4 * i + 16))
+    data = samples.encode(
+        pictures[0], "GIF", save_all=True, append_images=pictures[1:], interlace=interlace, transparency=0
+    )
+    with Image.open(io.BytesIO(data)) as reference:
+        frames = reference.n_frames
+    assert imaging.make_thumbnails(data).frames == frames == 6
 
 
 def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
