@@ -104,6 +104,8 @@ def make_thumbnails(data: bytes, sizes: Sequence[int] = THUMBNAIL_SIZES) -> Rend
     Raises Undecodable when any frame fails to decode or the decoder reports damage."""
     assert not ImageFile.LOAD_TRUNCATED_IMAGES, "truncated images must fail to load"
     try:
+        if data.startswith((b"GIF87a", b"GIF89a")):
+            return _render_gif(data, sizes)
         with warnings.catch_warnings():
             # Validation enforces the pixel limit (100 MP by default): Pillow's own warning
             # threshold (~89 MP) is not ours. Its error (2x that) still stops anything bigger.
@@ -137,15 +139,33 @@ def _render(source: ImageFile.ImageFile, data: bytes, sizes: Sequence[int]) -> R
     picture = _to_srgb(_resized(first, stored_box), source.info.get("icc_profile"))
     if picture is source:
         picture = picture.copy()  # decoding the next frames must not change it
-    frames = _decode_the_other_frames(source, data)
+    frames = _decode_the_other_frames(source)
     if orientation in _UPRIGHT:
         picture = picture.transpose(_UPRIGHT[orientation])
+    return _rendition(picture, largest_size, smaller, frames, taken_at(exif))
 
-    thumbnails = [_thumbnail(largest_size, picture)]
+
+def _render_gif(data: bytes, sizes: Sequence[int]) -> Rendition:
+    """A GIF: no EXIF orientation and, as validation stores it, no colour profile."""
+    first, frames = _decode_gif(data)
+    (largest_size, largest), *smaller = variant_sizes(first.size, sizes)
+    picture = _to_srgb(_resized(_resizable(first), largest), None)  # greyscale GIFs to RGB
+    return _rendition(picture, largest_size, smaller, frames, None)
+
+
+def _rendition(
+    picture: PILImage.Image,
+    size: int,
+    smaller: list[tuple[int, tuple[int, int]]],
+    frames: int,
+    taken: str | None,
+) -> Rendition:
+    """The thumbnails from the largest, upright sRGB: each smaller one from the one before."""
+    thumbnails = [_thumbnail(size, picture)]
     for size, box in smaller:
         picture = _resized(picture, box)  # from the previous variant: cheap, and at most a 2x step
         thumbnails.append(_thumbnail(size, picture))
-    return Rendition(thumbnails, preview=picture, frames=frames, taken_at=taken_at(exif))
+    return Rendition(thumbnails, preview=picture, frames=frames, taken_at=taken)
 
 
 _EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
@@ -188,15 +208,13 @@ def _jpeg(source: ImageFile.ImageFile, data: bytes, box: tuple[int, int]) -> PIL
     return PILImage.frombuffer(source.mode, (width, height), pixels, "raw", rawmode, 0, 1)
 
 
-def _decode_the_other_frames(source: ImageFile.ImageFile, data: bytes) -> int:
+def _decode_the_other_frames(source: ImageFile.ImageFile) -> int:
     """Decode every frame after the first (their pixels are not used): the only way to know
     that frame 37 is not corrupt. Returns the number of frames.
 
     Seeking on until there is no next frame, rather than asking n_frames first, which would
-    walk every frame's headers twice; a frame that fails to decode raises from load(). GIFs
-    take a shorter way."""
-    if source.format == "GIF":
-        return _decode_the_other_gif_frames(data)
+    walk every frame's headers twice; a frame that fails to decode raises from load(). (GIFs
+    take a shorter way: _decode_gif.)"""
     frames = 1
     while True:
         try:
@@ -207,39 +225,82 @@ def _decode_the_other_frames(source: ImageFile.ImageFile, data: bytes) -> int:
         frames += 1
 
 
-def _decode_the_other_gif_frames(data: bytes) -> int:
-    """Decode every GIF frame after the first with Pillow's own LZW decoder, driven straight
-    from one walk over the blocks (shoebox.gif), and return the number of frames.
+def _decode_gif(data: bytes) -> tuple[PILImage.Image, int]:
+    """Every frame of a GIF decoded by Pillow's own LZW decoder, driven straight from one walk
+    over the blocks (shoebox.gif): the first as Pillow's GIF plugin shows it (its canvas,
+    palette and transparency: what the thumbnails show), the others only to prove that they
+    decode. Returns the first frame and the number of frames.
 
-    Seeking through Pillow instead composes each frame for display (disposal, palettes, a
-    conversion to RGB whenever a frame brings its own palette): ~12 us of Python a frame before
-    any LZW, twice what decoding a small frame costs, for pixels no one looks at. Each frame is
-    decoded from its own data sub-blocks only, and must end exactly at its last pixel: the
-    decoder reporting an error, an end code before the last pixel, or data that runs out are
-    all damage (seeking through Pillow read on into the next frame's blocks instead)."""
+    Pillow's plugin would compose every frame for display (disposal, palettes, a conversion to
+    RGB whenever a frame brings its own palette): ~12 us of Python a frame before any LZW,
+    twice what decoding a small frame costs, for pixels no one looks at. Each frame is decoded
+    from its own data sub-blocks only, and must end exactly at its last pixel: the decoder
+    reporting an error, an end code before the last pixel, or data that runs out are all
+    damage (Pillow's plugin would read on into the next blocks instead)."""
     view = memoryview(data)
-    canvas = pillow_core.new("L", (1, 1))  # one for every frame, grown to the largest
+    width, height, pos = gif.screen(data)
+    palette = data[13:pos]  # the global colour table, if there is one
+    transparency = None  # the first frame's, from the graphic control extension before it
+    first: PILImage.Image | None = None
+    scratch = pillow_core.new("L", (1, 1))  # for every other frame, grown to the largest
     frames = 0
-    for kind, start, end, body in gif.blocks(data, gif.screen(data)[2]):
-        if kind != gif.IMAGE:
+    for kind, start, end, body in gif.blocks(data, pos):
+        if kind == gif.EXTENSION:
+            if data[start + 1] == gif.GRAPHIC_CONTROL and data[start + 2]:
+                if data[start + 2] < 4:  # the spec fixes it at 4 bytes; Pillow fails on fewer
+                    raise Undecodable("the GIF has a malformed graphic control extension")
+                if first is None and data[start + 3] & 1:
+                    transparency = data[start + 6]
             continue
         frames += 1
-        if frames == 1:
-            continue  # decoded by Pillow, for the thumbnails
-        _, _, width, height, flags = gif.DESCRIPTOR.unpack_from(data, start + 1)
-        if not (width and height):
+        left, top, frame_width, frame_height, flags = gif.DESCRIPTOR.unpack_from(data, start + 1)
+        if not (frame_width and frame_height):
             raise Undecodable(f"frame {frames} of the GIF has no pixels")
-        if width > canvas.size[0] or height > canvas.size[1]:
-            size = max(width, canvas.size[0]), max(height, canvas.size[1])
-            if size[0] * size[1] > _DECODABLE_PIXELS:
-                raise PILImage.DecompressionBombError(f"a GIF frame of {size[0]}x{size[1]} pixels")
-            canvas = pillow_core.new("L", size)
-        decoder = pillow_core.gif_decoder("L", data[body - 1], flags & 0x40, -1)
-        decoder.setimage(canvas, (0, 0, width, height))
+        if first is None:
+            if flags & 0x80:
+                palette = data[start + 10 : body - 1]  # its own colour table
+            # Pillow grows the canvas to hold a frame outside the logical screen.
+            canvas = max(width, left + frame_width), max(height, top + frame_height)
+            first = _gif_canvas(canvas, palette, transparency)
+            target, box = first.im, (left, top, left + frame_width, top + frame_height)
+        else:
+            if frame_width > scratch.size[0] or frame_height > scratch.size[1]:
+                grown = max(frame_width, scratch.size[0]), max(frame_height, scratch.size[1])
+                scratch = _gif_scratch(grown)
+            target, box = scratch, (0, 0, frame_width, frame_height)
+        decoder = pillow_core.gif_decoder(target.mode, data[body - 1], flags & 0x40, -1)
+        decoder.setimage(target, box)
         consumed, status = decoder.decode(view[body:end])
         if consumed >= 0 or status < 0:  # done is -1 with status 0; short data leaves it >= 0
             raise Undecodable(f"frame {frames} of the GIF does not decode (LZW status {status})")
-    return frames
+    if first is None:
+        raise Undecodable("the GIF has no image")
+    return first, frames
+
+
+def _gif_canvas(size: tuple[int, int], palette: bytes, transparency: int | None) -> PILImage.Image:
+    """The first frame's canvas as Pillow's GIF plugin makes it, before the frame is decoded
+    onto it: the transparent index (else 0) everywhere, in P with the colour table, or in L
+    (each index its grey) without one. (Pillow reads a table that is a grey ramp as L too:
+    the same colours.)"""
+    _check_gif_canvas(size)
+    canvas = PILImage.new("P" if palette else "L", size, transparency or 0)
+    if palette:
+        canvas.putpalette(palette, "RGB")
+    if transparency is not None:
+        canvas.info["transparency"] = transparency
+    return canvas
+
+
+def _gif_scratch(size: tuple[int, int]) -> "pillow_core.ImagingCore":
+    _check_gif_canvas(size)
+    scratch: pillow_core.ImagingCore = pillow_core.new("L", size)
+    return scratch
+
+
+def _check_gif_canvas(size: tuple[int, int]) -> None:
+    if size[0] * size[1] > _DECODABLE_PIXELS:  # what Pillow refuses (DecompressionBombError)
+        raise PILImage.DecompressionBombError(f"a GIF canvas of {size[0]}x{size[1]} pixels")
 
 
 def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:

@@ -4,6 +4,7 @@ import io
 import math
 import random
 import statistics
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -392,6 +393,75 @@ def test_every_frame_of_a_gif_pillow_decodes_is_decoded(interlace: bool) -> None
     with Image.open(io.BytesIO(data)) as reference:
         frames = reference.n_frames
     assert imaging.make_thumbnails(data).frames == frames == 6
+
+
+def _gif_first_frame_moved(data: bytes, left: int, top: int) -> bytes:
+    start = _gif_images(data)[0][1]
+    return data[: start + 1] + struct.pack("<HH", left, top) + data[start + 5 :]
+
+
+def _gif_global_table_made_local(data: bytes) -> bytes:
+    """The same GIF with its global colour table moved to its first frame."""
+    table_end = gif.screen(data)[2]
+    start = _gif_images(data)[0][1]
+    screen = data[:10] + bytes((data[10] & 0x7F,)) + data[11:13]
+    flags = bytes((data[start + 9] | 0x80 | (data[10] & 0x07),))
+    return screen + data[table_end : start + 9] + flags + data[13:table_end] + data[start + 10 :]
+
+
+def _gif_global_table_replaced(data: bytes, table: bytes | None) -> bytes:
+    """The same GIF with another global colour table of the same size (None: without one)."""
+    table_end = gif.screen(data)[2]
+    if table is None:
+        return data[:10] + bytes((data[10] & 0x7F,)) + data[11:13] + data[table_end:]
+    return data[:13] + table[: table_end - 13] + data[table_end:]
+
+
+def _gif_samples() -> dict[str, bytes]:
+    pictures = [Image.new("RGB", (40, 30), (40 * i, 255 - 40 * i, 7 * i)) for i in range(3)]
+    for i, picture in enumerate(pictures):
+        picture.paste((250, 250, 250), (4 * i, 2 * i, 4 * i + 16, 2 * i + 16))
+    animation = samples.encode(pictures[0], "GIF", save_all=True, append_images=pictures[1:])
+    grey_ramp = bytes(i // 3 for i in range(768))
+    faded = [picture.convert("RGBA") for picture in pictures]
+    for picture in faded:
+        picture.paste((0, 0, 0, 0), (20, 10, 40, 30))
+    return {
+        "global table": animation,
+        "interlaced": samples.encode(pictures[0], "GIF", interlace=True),
+        "not interlaced": samples.encode(pictures[0], "GIF", interlace=False),
+        "transparent": samples.encode(faded[0], "GIF", save_all=True, append_images=faded[1:]),
+        "grey table, transparent": _gif_global_table_replaced(
+            samples.encode(faded[0], "GIF", save_all=True, append_images=faded[1:]), grey_ramp
+        ),
+        "grey table": _gif_global_table_replaced(animation, grey_ramp),
+        "no table": _gif_global_table_replaced(animation, None),
+        "two colours": samples.encode(Image.new("1", (40, 30), 1).convert("P"), "GIF"),
+        "local table only": _gif_global_table_made_local(animation),
+        "first frame off the screen": _gif_first_frame_moved(animation, 7, 5),
+        "transparent, off the screen": _gif_first_frame_moved(
+            samples.encode(faded[0], "GIF", save_all=True, append_images=faded[1:]), 7, 5
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_gif_samples()))
+def test_a_gifs_first_frame_is_decoded_as_pillow_shows_it(name: str) -> None:
+    data = _gif_samples()[name]
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = reference.convert("RGBA" if reference.has_transparency_data else "RGB")
+        frames = getattr(reference, "n_frames", 1)
+    rendition = imaging.make_thumbnails(data)  # <= 256 px: the preview is the decoded frame
+    assert rendition.preview.mode == expected.mode
+    assert rendition.preview.size == expected.size
+    assert rendition.preview.tobytes() == expected.tobytes()
+    assert rendition.frames == frames
+
+
+def test_a_gif_with_a_malformed_graphic_control_extension_is_corrupt() -> None:
+    data = _gif_samples()["global table"]
+    start = data.index(b"\x21\xf9\x04")
+    undecodable(data[:start] + b"\x21\xf9\x02" + data[start + 3 : start + 5] + data[start + 7 :])
 
 
 def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
