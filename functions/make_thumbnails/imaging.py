@@ -9,7 +9,9 @@ by libjpeg-turbo through simplejpeg, whose strict mode turns every libjpeg warni
 end of data segment", "bad Huffman code", ...) into an error.
 
 Fast because it decodes no more than the largest variant needs (JPEG DCT scaling), resizes each
-variant from the previous one, and rotates and colour-converts only the small images.
+variant from the previous one, and rotates and colour-converts only the small images. GIFs are
+decoded frame by frame by Pillow's LZW decoder straight from one walk over their blocks, without
+Pillow's plugin composing every frame for display (_decode_gif).
 """
 
 import functools
