@@ -69,10 +69,11 @@ class Limits:
     # 100 MP is one frame at the pixel limit, or as many pixels spread over frames; imgproxy
     # sums frames the same way, against 16.8 MP, which there caps stills too (here 24-100 MP
     # camera photos must pass). Measured through both steps on one CPU (`make bench`, its
-    # hostile uploads; 2 shared cores, so a range over runs): 100 frames of 1 MP cost 1.0-1.7 s
-    # of CPU (GIF, APNG, WebP), a 100 MP progressive JPEG 1.0-1.4 s; the 1000-frame GIF that cost
-    # 9.3 s is refused from its headers in 4 ms. The dearest still, a 100 MP WebP, costs 2.5-3.1 s:
-    # bounded by max_pixels (SPEC), not by this (Pillow's WebP decoder copies its canvas twice).
+    # hostile uploads; 2 shared cores, so a range over runs): 100 frames of 1 MP cost 0.26 s of
+    # CPU (GIF), 1.0 s (APNG), 1.7 s (WebP), a 100 MP progressive JPEG 1.0-1.4 s; the 1000-frame
+    # GIF that cost 9.3 s is refused from its headers in 3 ms. The dearest still, a 100 MP WebP,
+    # costs 2.5-3.5 s: bounded by max_pixels (SPEC), not by this (Pillow decodes WebP through
+    # libwebp's animation decoder, which copies its canvas twice; libwebp alone takes ~1.4 s).
     max_total_pixels: int = 100_000_000
 
 
