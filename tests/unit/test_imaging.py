@@ -464,6 +464,46 @@ def test_a_gif_with_a_malformed_graphic_control_extension_is_corrupt() -> None:
     undecodable(data[:start] + b"\x21\xf9\x02" + data[start + 3 : start + 5] + data[start + 7 :])
 
 
+# Still WebPs are decoded by libwebp through libvips, scaled while decoded (shrink-on-load).
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_a_still_webp_comes_out_upright_and_dated(orientation: int) -> None:
+    stored = samples.stored_for(samples.marked((600, 400)), orientation)
+    data = samples.encode(stored, "WEBP", quality=95, exif=samples.exif(orientation))
+    rendition = imaging.make_thumbnails(data)
+    assert [(t.size, t.width, t.height) for t in rendition.thumbnails] == [(512, 512, 341), (256, 256, 171)]
+    assert is_red(samples.pixel(rendition.preview, (5, 5)))  # the red block is top left
+    assert samples.pixel(rendition.preview, (250, 165)) >= (235, 235, 235)
+    assert rendition.taken_at == "2024-06-01T12:00:00"
+
+
+def test_a_still_webps_colour_profile_is_applied() -> None:
+    original = samples.encode(
+        Image.new("RGB", (300, 200), (255, 0, 0)), "WEBP", icc_profile=samples.swapped_primaries_profile()
+    )
+    pixel = samples.pixel(imaging.make_thumbnails(original).preview, (128, 80))
+    assert pixel[1] > 200, pixel
+    assert pixel[0] < 60, pixel
+
+
+def test_a_still_webp_keeps_its_alpha() -> None:
+    picture = Image.new("RGBA", (1200, 600), (0, 0, 255, 0))
+    picture.paste((0, 0, 255, 255), (0, 0, 600, 600))
+    rendition = imaging.make_thumbnails(samples.encode(picture, "WEBP", lossless=True))
+    assert rendition.preview.mode == "RGBA"
+    assert samples.pixel(rendition.preview, (10, 10))[3] == 255
+    assert samples.pixel(rendition.preview, (250, 100))[3] == 0
+
+
+@pytest.mark.parametrize("lossless", [False, True], ids=["lossy", "lossless"])
+def test_a_still_webp_with_damaged_or_missing_image_data_is_corrupt(lossless: bool) -> None:
+    data = samples.encode(hostile.photo((800, 600)), "WEBP", lossless=lossless, quality=90)
+    kept = (len(data) - 20) // 2  # the bitstream cut in half, the RIFF and chunk sizes made to fit
+    cut = data[12:16] + kept.to_bytes(4, "little") + data[20 : 20 + kept] + b"\x00" * (kept & 1)
+    undecodable(b"RIFF" + (4 + len(cut)).to_bytes(4, "little") + b"WEBP" + cut)
+
+
 def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
     pictures = [hostile.photo((48, 32), seed=i) for i in range(8)]
     data = samples.encode(pictures[0], "WEBP", save_all=True, append_images=pictures[1:], lossless=True)
