@@ -172,6 +172,8 @@ def _render_webp_still(data: bytes, sizes: Sequence[int]) -> Rendition:
     WebP cost 2.6 s of CPU and 1.5 GB there, 1.4-1.8 s and a few MB here."""
     import pyvips  # the imaging layer's libvips; only still WebPs take this way
 
+    # No operation cache: a function sees each upload once, and a cached load keeps its bytes.
+    pyvips.cache_set_max(0)
     try:
         header = pyvips.Image.new_from_buffer(data, "", access="sequential")
         fields = set(header.get_fields())
