@@ -71,9 +71,9 @@ class Limits:
     # camera photos must pass). Measured through both steps on one CPU (`make bench`, its
     # hostile uploads; 2 shared cores, so a range over runs): 100 frames of 1 MP cost 0.26 s of
     # CPU (GIF), 1.0 s (APNG), 1.7 s (WebP), a 100 MP progressive JPEG 1.0-1.4 s; the 1000-frame
-    # GIF that cost 9.3 s is refused from its headers in 3 ms. The dearest still, a 100 MP WebP,
-    # costs 2.5-3.5 s: bounded by max_pixels (SPEC), not by this (Pillow decodes WebP through
-    # libwebp's animation decoder, which copies its canvas twice; libwebp alone takes ~1.4 s).
+    # GIF that cost 9.3 s is refused from its headers in 3 ms. The dearest stills, a 100 MP RGBA
+    # PNG (2.0-2.1 s) and a 100 MP WebP (1.85 s, decoded scaled), are bounded by max_pixels
+    # (SPEC), not by this.
     max_total_pixels: int = 100_000_000
 
 
