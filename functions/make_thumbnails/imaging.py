@@ -9,7 +9,9 @@ by libjpeg-turbo through simplejpeg, whose strict mode turns every libjpeg warni
 end of data segment", "bad Huffman code", ...) into an error.
 
 Fast because it decodes no more than the largest variant needs (JPEG DCT scaling), resizes each
-variant from the previous one, and rotates and colour-converts only the small images.
+variant from the previous one, and rotates and colour-converts only the small images. GIFs are
+decoded frame by frame by Pillow's LZW decoder straight from one walk over their blocks, without
+Pillow's plugin composing every frame for display (_decode_gif).
 """
 
 import functools
@@ -24,20 +26,16 @@ from datetime import datetime
 
 import pi_heif
 import simplejpeg
-from PIL import ExifTags, GifImagePlugin, ImageCms, ImageFile
+from PIL import ExifTags, ImageCms, ImageFile
 from PIL import Image as PILImage
+from PIL import _imaging as pillow_core  # Pillow's C core (PIL.Image.core): its GIF decoder
 
+from shoebox import gif
 from shoebox.rejections import Rejection, RejectionCode
 from shoebox.variants import THUMBNAIL_SIZES
 
 # HEIC/HEIF decoding comes from pi-heif; AVIF is native in Pillow.
 pi_heif.register_heif_opener()
-
-# Frames after the first are decoded only to prove that they decode: their pixels are not used.
-# Pillow by default turns every GIF frame after the first into an RGB composite of the canvas;
-# leaving it in P where the palette allows is ~3x faster (100 frames of 1 MP: 0.22 s of CPU,
-# not 0.71 s; a 24-frame 14x25 GIF: 0.24 ms, not 0.39). The first frame loads the same either way.
-GifImagePlugin.LOADING_STRATEGY = GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY
 
 # Speed at the same quality, paid for in bytes. Measured on the photo corpus (all three sizes):
 # method 0 encodes 3.8x faster than Pillow's default 4 for files 22% larger; method 1 3.0x
@@ -68,6 +66,8 @@ _UNDECODABLE = (
 # Pillow's JPEG mode -> simplejpeg's colour space, and how Pillow reads those bytes (CMYK JPEGs
 # are Adobe's, inverted).
 _JPEG_SPACES = {"L": ("GRAY", "L"), "RGB": ("RGB", "RGB"), "CMYK": ("CMYK", "CMYK;I")}
+# Pillow refuses to decode a frame bigger than this (DecompressionBombError).
+_DECODABLE_PIXELS = 2 * (PILImage.MAX_IMAGE_PIXELS or 2**62)
 
 
 class Undecodable(Rejection):
@@ -106,6 +106,10 @@ def make_thumbnails(data: bytes, sizes: Sequence[int] = THUMBNAIL_SIZES) -> Rend
     Raises Undecodable when any frame fails to decode or the decoder reports damage."""
     assert not ImageFile.LOAD_TRUNCATED_IMAGES, "truncated images must fail to load"
     try:
+        if data.startswith((b"GIF87a", b"GIF89a")):
+            return _render_gif(data, sizes)
+        if _is_still_webp(data):
+            return _render_webp_still(data, sizes)
         with warnings.catch_warnings():
             # Validation enforces the pixel limit (100 MP by default): Pillow's own warning
             # threshold (~89 MP) is not ours. Its error (2x that) still stops anything bigger.
@@ -142,12 +146,72 @@ def _render(source: ImageFile.ImageFile, data: bytes, sizes: Sequence[int]) -> R
     frames = _decode_the_other_frames(source)
     if orientation in _UPRIGHT:
         picture = picture.transpose(_UPRIGHT[orientation])
+    return _rendition(picture, largest_size, smaller, frames, taken_at(exif))
 
-    thumbnails = [_thumbnail(largest_size, picture)]
+
+def _render_gif(data: bytes, sizes: Sequence[int]) -> Rendition:
+    """A GIF: no EXIF orientation and, as validation stores it, no colour profile."""
+    first, frames = _decode_gif(data)
+    (largest_size, largest), *smaller = variant_sizes(first.size, sizes)
+    picture = _to_srgb(_resized(_resizable(first), largest), None)  # greyscale GIFs to RGB
+    return _rendition(picture, largest_size, smaller, frames, None)
+
+
+def _is_still_webp(data: bytes) -> bool:
+    """A WebP of one picture: simple (VP8, VP8L) or extended (VP8X) without its animation flag."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return False
+    return data[12:16] in (b"VP8 ", b"VP8L") or (data[12:16] == b"VP8X" and not data[20] & 0x02)
+
+
+def _render_webp_still(data: bytes, sizes: Sequence[int]) -> Rendition:
+    """A still WebP, decoded by libwebp straight to the size the largest variant needs: libvips
+    asks libwebp to scale while it decodes (shrink-on-load), so the whole bitstream is decoded
+    (damage is still found) but no full-size picture is made. Pillow decodes every WebP through
+    libwebp's animation decoder, which fills a full-size canvas and copies it twice: a 100 MP
+    WebP cost 2.6 s of CPU and 1.5 GB there, 1.4-1.8 s and a few MB here."""
+    import pyvips  # the imaging layer's libvips; only still WebPs take this way
+
+    # No operation cache: a function sees each upload once, and a cached load keeps its bytes.
+    pyvips.cache_set_max(0)
+    try:
+        header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+        fields = set(header.get_fields())
+        exif = PILImage.Exif()
+        if "exif-data" in fields:
+            exif.load(header.get("exif-data"))
+        icc = header.get("icc-profile-data") if "icc-profile-data" in fields else None
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+        swap = orientation in _SWAPS_AXES
+        size = (header.width, header.height)
+        (largest_size, largest), *smaller = variant_sizes(size[::-1] if swap else size, sizes)
+        stored_box = largest[::-1] if swap else largest
+        scale = min(1.0, max(stored_box[0] / size[0], stored_box[1] / size[1]))
+        decoded = pyvips.Image.webpload_buffer(data, scale=scale, fail_on="warning", access="sequential")
+        mode = {3: "RGB", 4: "RGBA"}[decoded.bands]
+        pixels = decoded.write_to_memory()
+    except pyvips.Error as exc:
+        raise Undecodable(f"the image does not decode: {exc}") from exc
+    first = PILImage.frombuffer(mode, (decoded.width, decoded.height), pixels, "raw", mode, 0, 1)
+    picture = _to_srgb(_resized(first, stored_box), icc)
+    if orientation in _UPRIGHT:
+        picture = picture.transpose(_UPRIGHT[orientation])
+    return _rendition(picture, largest_size, smaller, 1, taken_at(exif))
+
+
+def _rendition(
+    picture: PILImage.Image,
+    size: int,
+    smaller: list[tuple[int, tuple[int, int]]],
+    frames: int,
+    taken: str | None,
+) -> Rendition:
+    """The thumbnails from the largest, upright sRGB: each smaller one from the one before."""
+    thumbnails = [_thumbnail(size, picture)]
     for size, box in smaller:
         picture = _resized(picture, box)  # from the previous variant: cheap, and at most a 2x step
         thumbnails.append(_thumbnail(size, picture))
-    return Rendition(thumbnails, preview=picture, frames=frames, taken_at=taken_at(exif))
+    return Rendition(thumbnails, preview=picture, frames=frames, taken_at=taken)
 
 
 _EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
@@ -194,9 +258,9 @@ def _decode_the_other_frames(source: ImageFile.ImageFile) -> int:
     """Decode every frame after the first (their pixels are not used): the only way to know
     that frame 37 is not corrupt. Returns the number of frames.
 
-    Seeking on until there is no next frame, rather than asking n_frames first: for a GIF that
-    would walk every frame's headers twice. Validation has already checked the GIF's blocks, so
-    no next frame means the trailer; a frame that fails to decode raises from load()."""
+    Seeking on until there is no next frame, rather than asking n_frames first, which would
+    walk every frame's headers twice; a frame that fails to decode raises from load(). (GIFs
+    take a shorter way: _decode_gif.)"""
     frames = 1
     while True:
         try:
@@ -205,6 +269,84 @@ def _decode_the_other_frames(source: ImageFile.ImageFile) -> int:
             return frames
         source.load()
         frames += 1
+
+
+def _decode_gif(data: bytes) -> tuple[PILImage.Image, int]:
+    """Every frame of a GIF decoded by Pillow's own LZW decoder, driven straight from one walk
+    over the blocks (shoebox.gif): the first as Pillow's GIF plugin shows it (its canvas,
+    palette and transparency: what the thumbnails show), the others only to prove that they
+    decode. Returns the first frame and the number of frames.
+
+    Pillow's plugin would compose every frame for display (disposal, palettes, a conversion to
+    RGB whenever a frame brings its own palette): ~12 us of Python a frame before any LZW,
+    twice what decoding a small frame costs, for pixels no one looks at. Each frame is decoded
+    from its own data sub-blocks only, and must end exactly at its last pixel: the decoder
+    reporting an error, an end code before the last pixel, or data that runs out are all
+    damage (Pillow's plugin would read on into the next blocks instead)."""
+    view = memoryview(data)
+    width, height, pos = gif.screen(data)
+    palette = data[13:pos]  # the global colour table, if there is one
+    transparency = None  # the first frame's, from the graphic control extension before it
+    first: PILImage.Image | None = None
+    scratch = pillow_core.new("L", (1, 1))  # for every other frame, grown to the largest
+    frames = 0
+    for kind, start, end, body in gif.blocks(data, pos):
+        if kind == gif.EXTENSION:
+            if data[start + 1] == gif.GRAPHIC_CONTROL and data[start + 2]:
+                if data[start + 2] < 4:  # the spec fixes it at 4 bytes; Pillow fails on fewer
+                    raise Undecodable("the GIF has a malformed graphic control extension")
+                if first is None and data[start + 3] & 1:
+                    transparency = data[start + 6]
+            continue
+        frames += 1
+        left, top, frame_width, frame_height, flags = gif.DESCRIPTOR.unpack_from(data, start + 1)
+        if not (frame_width and frame_height):
+            raise Undecodable(f"frame {frames} of the GIF has no pixels")
+        if first is None:
+            if flags & 0x80:
+                palette = data[start + 10 : body - 1]  # its own colour table
+            # Pillow grows the canvas to hold a frame outside the logical screen.
+            canvas = max(width, left + frame_width), max(height, top + frame_height)
+            first = _gif_canvas(canvas, palette, transparency)
+            target, box = first.im, (left, top, left + frame_width, top + frame_height)
+        else:
+            if frame_width > scratch.size[0] or frame_height > scratch.size[1]:
+                grown = max(frame_width, scratch.size[0]), max(frame_height, scratch.size[1])
+                scratch = _gif_scratch(grown)
+            target, box = scratch, (0, 0, frame_width, frame_height)
+        decoder = pillow_core.gif_decoder(target.mode, data[body - 1], flags & 0x40, -1)
+        decoder.setimage(target, box)
+        consumed, status = decoder.decode(view[body:end])
+        if consumed >= 0 or status < 0:  # done is -1 with status 0; short data leaves it >= 0
+            raise Undecodable(f"frame {frames} of the GIF does not decode (LZW status {status})")
+    if first is None:
+        raise Undecodable("the GIF has no image")
+    return first, frames
+
+
+def _gif_canvas(size: tuple[int, int], palette: bytes, transparency: int | None) -> PILImage.Image:
+    """The first frame's canvas as Pillow's GIF plugin makes it, before the frame is decoded
+    onto it: the transparent index (else 0) everywhere, in P with the colour table, or in L
+    (each index its grey) without one. (Pillow reads a table that is a grey ramp as L too:
+    the same colours.)"""
+    _check_gif_canvas(size)
+    canvas = PILImage.new("P" if palette else "L", size, transparency or 0)
+    if palette:
+        canvas.putpalette(palette, "RGB")
+    if transparency is not None:
+        canvas.info["transparency"] = transparency
+    return canvas
+
+
+def _gif_scratch(size: tuple[int, int]) -> "pillow_core.ImagingCore":
+    _check_gif_canvas(size)
+    scratch: pillow_core.ImagingCore = pillow_core.new("L", size)
+    return scratch
+
+
+def _check_gif_canvas(size: tuple[int, int]) -> None:
+    if size[0] * size[1] > _DECODABLE_PIXELS:  # what Pillow refuses (DecompressionBombError)
+        raise PILImage.DecompressionBombError(f"a GIF canvas of {size[0]}x{size[1]} pixels")
 
 
 def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:

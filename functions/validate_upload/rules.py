@@ -41,7 +41,7 @@ import pi_heif
 from PIL import ExifTags, ImageCms, ImageFile, ImageOps
 from PIL import Image as PILImage
 
-from shoebox import media_types
+from shoebox import gif, media_types
 from shoebox.rejections import Rejection, RejectionCode
 
 # HEIC/HEIF decoding comes from pi-heif; AVIF is native in Pillow.
@@ -69,10 +69,11 @@ class Limits:
     # 100 MP is one frame at the pixel limit, or as many pixels spread over frames; imgproxy
     # sums frames the same way, against 16.8 MP, which there caps stills too (here 24-100 MP
     # camera photos must pass). Measured through both steps on one CPU (`make bench`, its
-    # hostile uploads; 2 shared cores, so a range over runs): 100 frames of 1 MP cost 1.0-1.7 s
-    # of CPU (GIF, APNG, WebP), a 100 MP progressive JPEG 1.0-1.4 s; the 1000-frame GIF that cost
-    # 9.3 s is refused from its headers in 4 ms. The dearest still, a 100 MP WebP, costs 2.5-3.1 s:
-    # bounded by max_pixels (SPEC), not by this (Pillow's WebP decoder copies its canvas twice).
+    # hostile uploads; 2 shared cores, so a range over runs): 100 frames of 1 MP cost 0.26 s of
+    # CPU (GIF), 1.0 s (APNG), 1.7 s (WebP), a 100 MP progressive JPEG 1.0-1.4 s; the 1000-frame
+    # GIF that cost 9.3 s is refused from its headers in 3 ms. The dearest stills, a 100 MP RGBA
+    # PNG (2.0-2.1 s) and a 100 MP WebP (1.85 s, decoded scaled), are bounded by max_pixels
+    # (SPEC), not by this.
     max_total_pixels: int = 100_000_000
 
 
@@ -519,54 +520,29 @@ _LOOP_EXTENSIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 
 def _clean_gif(data: bytes, limits: Limits) -> tuple[bytes, _Layout]:
     view = memoryview(data)  # images are kept as views, copied once by the join
-    pos = 13 + _color_table_size(data[10:11])
-    out: list[bytes | memoryview] = [data[:pos]]
-    # Pillow grows the canvas to hold a frame that lies outside the logical screen.
-    width, height = struct.unpack("<HH", data[6:10])
     frames = 0
-    while pos < len(data):
-        block = data[pos]
-        if block == 0x3B:  # trailer
-            break
-        if block == 0x2C:  # image: descriptor, local colour table, LZW code size, data
-            frames += 1
-            _check_frames(frames, limits)
-            start = pos
-            if pos + 10 > len(data):
-                raise _corrupt("the GIF is truncated")
-            left, top, frame_width, frame_height = struct.unpack("<HHHH", data[pos + 1 : pos + 9])
-            width, height = max(width, left + frame_width), max(height, top + frame_height)
-            pos += 10 + _color_table_size(data[pos + 9 : pos + 10]) + 1
-            pos = _skip_sub_blocks(data, pos)
-            out.append(view[start:pos])
-        elif block == 0x21:  # extension: label, then sub-blocks
-            start, label = pos, data[pos + 1 : pos + 2]
-            pos = _skip_sub_blocks(data, pos + 2)
-            if label == b"\xf9" or (label == b"\xff" and data[start + 3 : start + 14] in _LOOP_EXTENSIONS):
-                out.append(data[start:pos])
-        else:
-            raise _corrupt(f"unexpected byte 0x{block:02x} in the GIF's block stream")
+    try:
+        # Pillow grows the canvas to hold a frame that lies outside the logical screen.
+        width, height, pos = gif.screen(data)
+        out: list[bytes | memoryview] = [view[:pos]]
+        for kind, start, end, _ in gif.blocks(data, pos):
+            if kind == gif.IMAGE:
+                frames += 1
+                if frames > limits.max_frames:
+                    _check_frames(frames, limits)
+                left, top, frame_width, frame_height, _ = gif.DESCRIPTOR.unpack_from(data, start + 1)
+                width, height = max(width, left + frame_width), max(height, top + frame_height)
+                out.append(view[start:end])
+            elif data[start + 1] == gif.GRAPHIC_CONTROL or (
+                data[start + 1] == gif.APPLICATION and data[start + 3 : start + 14] in _LOOP_EXTENSIONS
+            ):
+                out.append(view[start:end])
+    except gif.MalformedGif as exc:
+        raise _corrupt(str(exc)) from exc
     if frames == 0 or not (width and height):
         raise _corrupt("the GIF has no image")
     out.append(b"\x3b")  # anything after the trailer is dropped; a missing one is tolerated
     return b"".join(out), _Layout((width, height), frames=frames)
-
-
-def _color_table_size(flags: bytes) -> int:
-    if not flags:
-        raise _corrupt("the GIF is truncated")
-    return 3 << ((flags[0] & 0x07) + 1) if flags[0] & 0x80 else 0
-
-
-def _skip_sub_blocks(data: bytes, pos: int) -> int:
-    """The position after a run of data sub-blocks (each length-prefixed, ended by a 0)."""
-    while True:
-        if pos >= len(data):
-            raise _corrupt("the GIF is truncated")
-        size = data[pos]
-        pos += 1 + size
-        if size == 0:
-            return pos
 
 
 # WebP. Kept: the image (still or animated, with alpha) and a vouched-for ICC profile.

@@ -4,6 +4,7 @@ import io
 import math
 import random
 import statistics
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -12,6 +13,7 @@ from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat
 from validate_upload import rules
 
 from bench import hostile
+from shoebox import gif
 from shoebox.rejections import Rejection, RejectionCode
 from tests.unit import samples
 
@@ -326,6 +328,180 @@ def test_damage_in_frame_37_of_40_is_found(fmt: str) -> None:
     with Image.open(io.BytesIO(data)) as first:
         first.load()  # the first frame alone is fine
     undecodable(data)
+
+
+def _gif_images(data: bytes) -> list[tuple[int, int, int, int]]:
+    return [block for block in gif.blocks(data, gif.screen(data)[2]) if block[0] == gif.IMAGE]
+
+
+def _gif_frame_data(data: bytes, frame: int) -> tuple[int, int]:
+    """Where frame `frame`'s (from 0) LZW data sub-blocks start and end (after their 0)."""
+    _, _, end, body = _gif_images(data)[frame]
+    return body, end
+
+
+def _lzw_9_bit(codes: list[int]) -> bytes:
+    """LZW codes of 9 bits (minimum code size 8), packed as GIF packs them, as sub-blocks."""
+    bits = sum(code << (9 * i) for i, code in enumerate(codes))
+    packed = bits.to_bytes(-(-9 * len(codes) // 8), "little")
+    return bytes((len(packed),)) + packed + b"\x00"
+
+
+def _gif_of(frames: int, size: tuple[int, int] = (48, 32)) -> bytes:
+    pictures = [hostile.photo(size, seed=i).point(lambda v, i=i: (v + 13 * i) % 256) for i in range(frames)]
+    return samples.encode(pictures[0], "GIF", save_all=True, append_images=pictures[1:], duration=40)
+
+
+def test_garbage_lzw_codes_in_a_middle_gif_frame_are_corrupt() -> None:
+    data = _gif_of(40)
+    body, _ = _gif_frame_data(data, 20)
+    # All ones: the first code after the clear code names a string the table does not have.
+    damaged = data[: body + 1] + b"\xff" * data[body] + data[body + 1 + data[body] :]
+    undecodable(damaged)
+
+
+def test_a_gif_frame_whose_lzw_data_ends_before_its_last_pixel_is_corrupt() -> None:
+    data = _gif_of(3)
+    body, end = _gif_frame_data(data, 2)
+    assert data[body - 1] == 8  # minimum code size 8: codes of 9 bits until the table grows
+    # clear, one pixel of colour 0, end: a well-formed LZW stream that codes one pixel of 1536.
+    undecodable(data[:body] + _lzw_9_bit([256, 0, 257]) + data[end:])
+
+
+def test_a_gif_cut_inside_its_last_frame_is_corrupt() -> None:
+    data = _gif_of(8)
+    body, end = _gif_frame_data(data, 7)
+    undecodable(data[: (body + end) // 2])  # no end to its sub-blocks, no trailer
+
+
+def test_a_gif_frame_of_no_pixels_is_corrupt() -> None:
+    data = bytearray(_gif_of(3))
+    start = _gif_images(bytes(data))[1][1]
+    data[start + 5 : start + 9] = bytes(4)  # width and height 0
+    undecodable(bytes(data))
+
+
+@pytest.mark.parametrize("interlace", [True, False])
+def test_every_frame_of_a_gif_pillow_decodes_is_decoded(interlace: bool) -> None:
+    # Frames with their own palettes, on offsets, interlaced or not, some with transparency.
+    pictures = [Image.new("RGB", (64, 48), (40 * i, 255 - 40 * i, 7 * i)) for i in range(6)]
+    for i, picture in enumerate(pictures):
+        picture.paste((255, 255, 255), (8 * i, 4 * i, 8 * i + 16, 4 * i + 16))
+    data = samples.encode(
+        pictures[0], "GIF", save_all=True, append_images=pictures[1:], interlace=interlace, transparency=0
+    )
+    with Image.open(io.BytesIO(data)) as reference:
+        frames = reference.n_frames
+    assert imaging.make_thumbnails(data).frames == frames == 6
+
+
+def _gif_first_frame_moved(data: bytes, left: int, top: int) -> bytes:
+    start = _gif_images(data)[0][1]
+    return data[: start + 1] + struct.pack("<HH", left, top) + data[start + 5 :]
+
+
+def _gif_global_table_made_local(data: bytes) -> bytes:
+    """The same GIF with its global colour table moved to its first frame."""
+    table_end = gif.screen(data)[2]
+    start = _gif_images(data)[0][1]
+    screen = data[:10] + bytes((data[10] & 0x7F,)) + data[11:13]
+    flags = bytes((data[start + 9] | 0x80 | (data[10] & 0x07),))
+    return screen + data[table_end : start + 9] + flags + data[13:table_end] + data[start + 10 :]
+
+
+def _gif_global_table_replaced(data: bytes, table: bytes | None) -> bytes:
+    """The same GIF with another global colour table of the same size (None: without one)."""
+    table_end = gif.screen(data)[2]
+    if table is None:
+        return data[:10] + bytes((data[10] & 0x7F,)) + data[11:13] + data[table_end:]
+    return data[:13] + table[: table_end - 13] + data[table_end:]
+
+
+def _gif_samples() -> dict[str, bytes]:
+    pictures = [Image.new("RGB", (40, 30), (40 * i, 255 - 40 * i, 7 * i)) for i in range(3)]
+    for i, picture in enumerate(pictures):
+        picture.paste((250, 250, 250), (4 * i, 2 * i, 4 * i + 16, 2 * i + 16))
+    animation = samples.encode(pictures[0], "GIF", save_all=True, append_images=pictures[1:])
+    grey_ramp = bytes(i // 3 for i in range(768))
+    faded = [picture.convert("RGBA") for picture in pictures]
+    for picture in faded:
+        picture.paste((0, 0, 0, 0), (20, 10, 40, 30))
+    return {
+        "global table": animation,
+        "interlaced": samples.encode(pictures[0], "GIF", interlace=True),
+        "not interlaced": samples.encode(pictures[0], "GIF", interlace=False),
+        "transparent": samples.encode(faded[0], "GIF", save_all=True, append_images=faded[1:]),
+        "grey table, transparent": _gif_global_table_replaced(
+            samples.encode(faded[0], "GIF", save_all=True, append_images=faded[1:]), grey_ramp
+        ),
+        "grey table": _gif_global_table_replaced(animation, grey_ramp),
+        "no table": _gif_global_table_replaced(animation, None),
+        "two colours": samples.encode(Image.new("1", (40, 30), 1).convert("P"), "GIF"),
+        "local table only": _gif_global_table_made_local(animation),
+        "first frame off the screen": _gif_first_frame_moved(animation, 7, 5),
+        "transparent, off the screen": _gif_first_frame_moved(
+            samples.encode(faded[0], "GIF", save_all=True, append_images=faded[1:]), 7, 5
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_gif_samples()))
+def test_a_gifs_first_frame_is_decoded_as_pillow_shows_it(name: str) -> None:
+    data = _gif_samples()[name]
+    with Image.open(io.BytesIO(data)) as reference:
+        expected = reference.convert("RGBA" if reference.has_transparency_data else "RGB")
+        frames = getattr(reference, "n_frames", 1)
+    rendition = imaging.make_thumbnails(data)  # <= 256 px: the preview is the decoded frame
+    assert rendition.preview.mode == expected.mode
+    assert rendition.preview.size == expected.size
+    assert rendition.preview.tobytes() == expected.tobytes()
+    assert rendition.frames == frames
+
+
+def test_a_gif_with_a_malformed_graphic_control_extension_is_corrupt() -> None:
+    data = _gif_samples()["global table"]
+    start = data.index(b"\x21\xf9\x04")
+    undecodable(data[:start] + b"\x21\xf9\x02" + data[start + 3 : start + 5] + data[start + 7 :])
+
+
+# Still WebPs are decoded by libwebp through libvips, scaled while decoded (shrink-on-load).
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_a_still_webp_comes_out_upright_and_dated(orientation: int) -> None:
+    stored = samples.stored_for(samples.marked((600, 400)), orientation)
+    data = samples.encode(stored, "WEBP", quality=95, exif=samples.exif(orientation))
+    rendition = imaging.make_thumbnails(data)
+    assert [(t.size, t.width, t.height) for t in rendition.thumbnails] == [(512, 512, 341), (256, 256, 171)]
+    assert is_red(samples.pixel(rendition.preview, (5, 5)))  # the red block is top left
+    assert samples.pixel(rendition.preview, (250, 165)) >= (235, 235, 235)
+    assert rendition.taken_at == "2024-06-01T12:00:00"
+
+
+def test_a_still_webps_colour_profile_is_applied() -> None:
+    original = samples.encode(
+        Image.new("RGB", (300, 200), (255, 0, 0)), "WEBP", icc_profile=samples.swapped_primaries_profile()
+    )
+    pixel = samples.pixel(imaging.make_thumbnails(original).preview, (128, 80))
+    assert pixel[1] > 200, pixel
+    assert pixel[0] < 60, pixel
+
+
+def test_a_still_webp_keeps_its_alpha() -> None:
+    picture = Image.new("RGBA", (1200, 600), (0, 0, 255, 0))
+    picture.paste((0, 0, 255, 255), (0, 0, 600, 600))
+    rendition = imaging.make_thumbnails(samples.encode(picture, "WEBP", lossless=True))
+    assert rendition.preview.mode == "RGBA"
+    assert samples.pixel(rendition.preview, (10, 10))[3] == 255
+    assert samples.pixel(rendition.preview, (250, 100))[3] == 0
+
+
+@pytest.mark.parametrize("lossless", [False, True], ids=["lossy", "lossless"])
+def test_a_still_webp_with_damaged_or_missing_image_data_is_corrupt(lossless: bool) -> None:
+    data = samples.encode(hostile.photo((800, 600)), "WEBP", lossless=lossless, quality=90)
+    kept = (len(data) - 20) // 2  # the bitstream cut in half, the RIFF and chunk sizes made to fit
+    cut = data[12:16] + kept.to_bytes(4, "little") + data[20 : 20 + kept] + b"\x00" * (kept & 1)
+    undecodable(b"RIFF" + (4 + len(cut)).to_bytes(4, "little") + b"WEBP" + cut)
 
 
 def test_a_webp_animation_with_a_frame_cut_short_is_corrupt() -> None:
