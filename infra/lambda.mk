@@ -18,7 +18,9 @@ UV ?= uv
 LAMBDA_PLATFORM ?= aarch64-manylinux_2_28
 UV_EXPORT := "$(UV)" export --project "$(ROOT)" --frozen --no-hashes --no-emit-project --no-default-groups \
 	--no-annotate --no-header
-UV_INSTALL := "$(UV)" pip install --quiet --no-deps --only-binary :all: \
+# pyvips is published as source only: a pure-Python package (its compiled half is pyvips-binary's
+# wheel), so building it here makes the same py3-none-any wheel on any machine.
+UV_INSTALL := "$(UV)" pip install --quiet --no-deps --only-binary :all: --no-binary pyvips \
 	--python-platform $(LAMBDA_PLATFORM) --python-version 3.13 --python "$(BUILD_PYTHON)" --target
 
 # $(call finish,DIR,RUNTIME_DIR): strip what Lambda never imports, then compile DIR to CPython 3.13
