@@ -431,7 +431,7 @@ def test_animated_webp_keeps_every_frame() -> None:
     assert getattr(opened(clean), "n_frames", 1) == 2
 
 
-def test_avif_is_stored_upright_without_location() -> None:
+def test_avif_is_stored_as_jpeg_upright_without_location() -> None:
     original = samples.encode(
         samples.stored_for(samples.marked(), 6),
         "AVIF",
@@ -440,11 +440,22 @@ def test_avif_is_stored_upright_without_location() -> None:
         xmp=samples.XMP_WITH_LOCATION,
     )
     clean = validate(original, "image/avif")
-    assert (clean.format, clean.content_type) == ("AVIF", "image/avif")
+    assert (clean.format, clean.content_type) == ("JPEG", "image/jpeg")
     assert_no_location(clean.data)
     image = opened(clean).convert("RGB")  # no orientation left to apply
     assert image.size == (clean.width, clean.height) == (60, 40)
     assert samples.pixel(image, (3, 3))[0] > 200 > samples.pixel(image, (3, 3))[1]
+
+
+def test_avif_with_alpha_is_stored_as_png_keeping_its_transparency() -> None:
+    source = samples.marked().convert("RGBA")
+    source.putpixel((50, 30), (0, 0, 255, 0))
+    clean = validate(samples.encode(source, "AVIF", quality=100), "image/avif")
+    assert (clean.format, clean.content_type) == ("PNG", "image/png")
+    image = opened(clean)
+    assert image.mode == "RGBA"
+    assert samples.pixel(image, (50, 30))[3] == 0
+    assert samples.pixel(image, (3, 3))[3] == 255
 
 
 def test_animated_avif_is_not_accepted() -> None:
