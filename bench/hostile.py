@@ -97,11 +97,27 @@ def animation(fmt: str, frames: int, side: int) -> bytes:
     return encode(sequence[0], fmt, save_all=True, append_images=sequence[1:], duration=40, **options)
 
 
+def heic(picture: Image.Image, quality: int) -> bytes:
+    """HEIC needs an HEVC encoder: pillow-heif (a dev dependency) has one; pi-heif decodes only."""
+    import pillow_heif  # only here: the functions never encode HEIC
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(picture).save(out, quality=quality)
+    return out.getvalue()
+
+
 def at_the_limits() -> dict[str, bytes]:
     """The costliest uploads the default limits accept (100 MP a frame, 100 MP over all frames,
-    25 MiB), one per kind of work, plus the small hostile files of the unit tests."""
+    25 MiB), one per kind of work, plus the small hostile files of the unit tests.
+
+    HEIC and AVIF, which validation transcodes, at the size of the largest phone photos (48 MP)
+    rather than 100 MP: their cost is the codec's decode, which grows with the pixels, so a
+    100 MP one costs about twice as much (README, Speed). Writing the HEIC takes ~2 minutes."""
     still = photo((12000, 8333))  # 100 MP
+    phone = photo((8064, 6048))  # 48 MP, as the largest phone sensors
     return {
+        "phone_48mp_q50.heic": heic(phone, quality=50),  # 14 MiB; at q80 this noise is over 25 MiB
+        "phone_48mp_q80.avif": encode(phone, "AVIF", quality=80, speed=8),  # 15 MiB
         "frame_bomb_1000x1mp.gif": frame_bomb(),
         "frames_100x1mp.gif": animation("GIF", 100, 1000),
         "frames_100x1mp.webp": animation("WEBP", 100, 1000),
