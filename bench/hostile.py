@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import random
 import struct
+import sys
+from pathlib import Path
 
 from PIL import Image
 
@@ -134,3 +136,8 @@ def at_the_limits() -> dict[str, bytes]:
         "truncated_half_baseline.jpg": truncated_jpeg(progressive=False, at=0.5, size=(4000, 3000)),
         "truncated_half_progressive.jpg": truncated_jpeg(progressive=True, at=0.5, size=(4000, 3000)),
     }
+
+
+if __name__ == "__main__":  # python -m bench.hostile DIR: writes at_the_limits() into DIR
+    for name, data in at_the_limits().items():
+        (Path(sys.argv[1]) / name).write_bytes(data)
