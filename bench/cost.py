@@ -265,28 +265,15 @@ def price_call(bill: Bill, step: str, call: dict[str, Any], weight: float = 1.0)
     elif service == "dynamodb":
         transaction = operation.startswith("Transact")
         if "write_sizes" in call:
-            units = sum(max(1, math.ceil(size / 1024)) for size in call["write_sizes"]) * (
-                2 if transaction else 1
-            )
-            bill.add(
-                step,
-                "dynamodb",
-                weight * units * PRICES["dynamodb_write_units_per_million"] / 1e6,
-                name,
-                weight,
-            )
-            bill.requests["dynamodb:write_units"] += weight * units
+            kind, sizes, per_unit = "write", call["write_sizes"], 1024
+            factor = 2.0 if transaction else 1.0
         else:
-            units = sum(max(1, math.ceil(size / 4096)) for size in call.get("read_sizes", [0]))
-            units *= 2 if transaction else (1 if call.get("consistent") else 0.5)
-            bill.add(
-                step,
-                "dynamodb",
-                weight * units * PRICES["dynamodb_read_units_per_million"] / 1e6,
-                name,
-                weight,
-            )
-            bill.requests["dynamodb:read_units"] += weight * units
+            kind, sizes, per_unit = "read", call.get("read_sizes", [0]), 4096
+            factor = 2.0 if transaction else (1.0 if call.get("consistent") else 0.5)
+        units = sum(max(1, math.ceil(size / per_unit)) for size in sizes) * factor
+        price = PRICES[f"dynamodb_{kind}_units_per_million"]
+        bill.add(step, "dynamodb", weight * units * price / 1e6, name, weight)
+        bill.requests[f"dynamodb:{kind}_units"] += weight * units
     elif service == "secretsmanager":
         calls = weight / INVOCATIONS_PER_SECRET_READ
         bill.add(step, "secrets_manager", calls * PRICES["secrets_manager_calls_per_10k"] / 1e4, name, calls)

@@ -307,15 +307,21 @@ def cmd_get(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_rm(args: argparse.Namespace) -> int:
+def _delete_each(ids: list[str], delete: Callable[[str], object]) -> tuple[list[str], list[str]]:
+    """(deleted, not found): each id given to `delete`, the rest carried on when one is gone."""
     deleted, missing = [], []
+    for one in ids:
+        try:
+            delete(one)
+            deleted.append(one)
+        except NotFoundError:
+            missing.append(one)
+    return deleted, missing
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
     with _client(args) as api:
-        for image_id in args.ids:
-            try:
-                api.delete_image(image_id)
-                deleted.append(image_id)
-            except NotFoundError:
-                missing.append(image_id)
+        deleted, missing = _delete_each(args.ids, api.delete_image)
     if args.json:
         _emit_json({"deleted": deleted, "not_found": missing})
     else:
@@ -396,14 +402,8 @@ def cmd_shares(args: argparse.Namespace) -> int:
 
 
 def cmd_unshare(args: argparse.Namespace) -> int:
-    revoked, missing = [], []
     with _client(args) as api:
-        for share_id in args.share_ids:
-            try:
-                api.delete_share(share_id)
-                revoked.append(share_id)
-            except NotFoundError:
-                missing.append(share_id)
+        revoked, missing = _delete_each(args.share_ids, api.delete_share)
     if args.json:
         _emit_json({"revoked": revoked, "not_found": missing})
     else:
