@@ -129,24 +129,38 @@ def variant_sizes(upright: tuple[int, int], sizes: Sequence[int]) -> list[tuple[
     return [(s, _fit(upright, s)) for s in sorted(chosen, reverse=True)]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The variants of a picture stored at some size with an EXIF orientation."""
+
+    orientation: int
+    largest_size: int  # the largest variant's name
+    stored_box: tuple[int, int]  # its box as the picture is stored, before it is turned upright
+    smaller: list[tuple[int, tuple[int, int]]]  # the other variants, upright
+
+    @classmethod
+    def of(cls, stored: tuple[int, int], exif: PILImage.Exif, sizes: Sequence[int]) -> "_Plan":
+        orientation = exif.get(ExifTags.Base.Orientation, 1)
+        swap = orientation in _SWAPS_AXES
+        (largest_size, largest), *smaller = variant_sizes(stored[::-1] if swap else stored, sizes)
+        return cls(orientation, largest_size, largest[::-1] if swap else largest, smaller)
+
+    def upright(self, picture: PILImage.Image) -> PILImage.Image:
+        turn = _UPRIGHT.get(self.orientation)
+        return picture if turn is None else picture.transpose(turn)
+
+
 def _render(source: ImageFile.ImageFile, data: bytes, sizes: Sequence[int]) -> Rendition:
     exif = source.getexif()
-    orientation = exif.get(ExifTags.Base.Orientation, 1)
-    swap = orientation in _SWAPS_AXES
-    (largest_size, largest), *smaller = variant_sizes(
-        (source.height, source.width) if swap else source.size, sizes
-    )
-    stored_box = largest[::-1] if swap else largest
+    plan = _Plan.of(source.size, exif, sizes)
     # The first frame, decoded (a JPEG: DCT-scaled to just above the largest variant).
-    first = _jpeg(source, data, stored_box) if source.format == "JPEG" else _resizable(source)
+    first = _jpeg(source, data, plan.stored_box) if source.format == "JPEG" else _resizable(source)
     # Colour and orientation are fixed once, on the largest variant, not on the original.
-    picture = _to_srgb(_resized(first, stored_box), source.info.get("icc_profile"))
+    picture = _to_srgb(_resized(first, plan.stored_box), source.info.get("icc_profile"))
     if picture is source:
         picture = picture.copy()  # decoding the next frames must not change it
     frames = _decode_the_other_frames(source)
-    if orientation in _UPRIGHT:
-        picture = picture.transpose(_UPRIGHT[orientation])
-    return _rendition(picture, largest_size, smaller, frames, taken_at(exif))
+    return _rendition(plan.upright(picture), plan.largest_size, plan.smaller, frames, taken_at(exif))
 
 
 def _render_gif(data: bytes, sizes: Sequence[int]) -> Rendition:
@@ -181,22 +195,17 @@ def _render_webp_still(data: bytes, sizes: Sequence[int]) -> Rendition:
         if "exif-data" in fields:
             exif.load(header.get("exif-data"))
         icc = header.get("icc-profile-data") if "icc-profile-data" in fields else None
-        orientation = exif.get(ExifTags.Base.Orientation, 1)
-        swap = orientation in _SWAPS_AXES
-        size = (header.width, header.height)
-        (largest_size, largest), *smaller = variant_sizes(size[::-1] if swap else size, sizes)
-        stored_box = largest[::-1] if swap else largest
-        scale = min(1.0, max(stored_box[0] / size[0], stored_box[1] / size[1]))
+        plan = _Plan.of((header.width, header.height), exif, sizes)
+        stored_box = plan.stored_box
+        scale = min(1.0, max(stored_box[0] / header.width, stored_box[1] / header.height))
         decoded = pyvips.Image.webpload_buffer(data, scale=scale, fail_on="warning", access="sequential")
         mode = {3: "RGB", 4: "RGBA"}[decoded.bands]
         pixels = decoded.write_to_memory()
     except pyvips.Error as exc:
         raise Undecodable(f"the image does not decode: {exc}") from exc
     first = PILImage.frombuffer(mode, (decoded.width, decoded.height), pixels, "raw", mode, 0, 1)
-    picture = _to_srgb(_resized(first, stored_box), icc)
-    if orientation in _UPRIGHT:
-        picture = picture.transpose(_UPRIGHT[orientation])
-    return _rendition(picture, largest_size, smaller, 1, taken_at(exif))
+    picture = plan.upright(_to_srgb(_resized(first, stored_box), icc))
+    return _rendition(picture, plan.largest_size, plan.smaller, 1, taken_at(exif))
 
 
 def _rendition(
