@@ -118,6 +118,10 @@ cost: setup ## cost of one image (upload -> READY -> viewed) from the real handl
 	@PYTHONPATH=layers/core:. $(PYTHON) -m bench.cost
 
 # Builds the functions and layers for this machine into .cache/coldstart, starts a local stack.
+.PHONY: bench-costs
+bench-costs: setup ## the work limit's CPU estimates against measured costs; prints JSON
+	@PYTHONPATH=functions:layers/core:. $(PYTHON) -m bench.costs
+
 .PHONY: bench-coldstart
 bench-coldstart: setup ## cold start of every function vs a bare boto3 handler; prints JSON
 	@UV="$(UV)" PYTHONPATH=layers/core:. $(PYTHON) -m bench.coldstart $(if $(REPEATS),--repeats $(REPEATS))

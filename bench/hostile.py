@@ -11,6 +11,7 @@ import io
 import random
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -38,6 +39,17 @@ def photo(size: tuple[int, int], seed: int = 0) -> Image.Image:
         gradient.point(lambda v: 255 - v),
     )
     return Image.merge("RGB", [Image.blend(channel, noise, 0.15) for channel in turned])
+
+
+def noise(size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> Image.Image:
+    """Pixels no codec can squeeze: the most bytes a picture of this size can be."""
+    return Image.frombytes(mode, size, random.Random(seed).randbytes(size[0] * size[1] * len(mode)))
+
+
+def smooth(size: tuple[int, int]) -> Image.Image:
+    """The other end: a picture that squeezes to almost nothing, all of its cost in its pixels."""
+    gradient = Image.linear_gradient("L").resize(size)
+    return Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_180), gradient))
 
 
 def frame_bomb(frames: int = 1000, side: int = 1000) -> bytes:
@@ -109,17 +121,21 @@ def heic(picture: Image.Image, quality: int) -> bytes:
 
 
 def at_the_limits() -> dict[str, bytes]:
-    """The costliest uploads the default limits accept (100 MP a frame, 100 MP over all frames,
-    25 MiB), one per kind of work, plus the small hostile files of the unit tests.
+    """The costliest uploads the default limits accept or nearly (100 MP a frame, 100 MP over all
+    frames, 25 MiB, 100 MiB sent in parts, 2 s of estimated CPU), one per kind of work, plus the
+    small hostile files of the unit tests.
 
-    HEIC and AVIF, which validation transcodes, at the size of the largest phone photos (48 MP)
-    rather than 100 MP: their cost is the codec's decode, which grows with the pixels, so a
-    100 MP one costs about twice as much (README, Speed). Writing the HEIC takes ~2 minutes."""
+    HEIC and AVIF, which validation transcodes, at the size of the largest phone photos (48 MP):
+    the work limit refuses them (their codecs cost more per pixel and per byte). Writing the
+    HEIC takes ~2 minutes."""
     still = photo((12000, 8333))  # 100 MP
     phone = photo((8064, 6048))  # 48 MP, as the largest phone sensors
     return {
         "phone_48mp_q50.heic": heic(phone, quality=50),  # 14 MiB; at q80 this noise is over 25 MiB
         "phone_48mp_q80.avif": encode(phone, "AVIF", quality=80, speed=8),  # 15 MiB
+        # in parts: 84 MiB of baseline JPEG is cheap; 32 MiB of WebP is 2.5 s, and refused
+        "still_100mp_noise_q100.jpg": encode(noise(still.size), "JPEG", quality=100),
+        "still_50mp_noise_q80.webp": encode(noise((8660, 5773)), "WEBP", quality=80, method=0),
         "frame_bomb_1000x1mp.gif": frame_bomb(),
         "frames_100x1mp.gif": animation("GIF", 100, 1000),
         "frames_100x1mp.webp": animation("WEBP", 100, 1000),
@@ -135,6 +151,39 @@ def at_the_limits() -> dict[str, bytes]:
         "script_in_exif_make.jpg": script_in_exif_make(),
         "truncated_half_baseline.jpg": truncated_jpeg(progressive=False, at=0.5, size=(4000, 3000)),
         "truncated_half_progressive.jpg": truncated_jpeg(progressive=True, at=0.5, size=(4000, 3000)),
+    }
+
+
+def costliest() -> dict[str, Callable[[], bytes]]:
+    """Per codec, the uploads the work limit's estimates are fitted over (bench/costs.py): all
+    pixels and few bytes, and as many bytes as their pixels can be (up to the 100 MiB of an upload
+    in parts). Made when called: the HEICs take minutes."""
+    still, phone, half, quarter = (12000, 8333), (8064, 6048), (8660, 5773), (6000, 4000)
+    return {
+        "heif_48mp_smooth.heic": lambda: heic(smooth(phone), quality=50),
+        "heif_48mp_photo_q50.heic": lambda: heic(photo(phone), quality=50),
+        "heif_24mp_photo_q50.heic": lambda: heic(photo(quarter), quality=50),
+        "avif_48mp_smooth.avif": lambda: encode(smooth(phone), "AVIF", quality=80, speed=8),
+        "avif_48mp_photo_q80.avif": lambda: encode(photo(phone), "AVIF", quality=80, speed=8),
+        "avif_24mp_noise_q95.avif": lambda: encode(noise(quarter), "AVIF", quality=95, speed=8),
+        "jpeg_100mp_noise_q100.jpg": lambda: encode(noise(still), "JPEG", quality=100),
+        "jpeg_100mp_photo_progressive_q80.jpg": lambda: encode(
+            photo(still), "JPEG", quality=80, progressive=True
+        ),
+        "jpeg_100mp_noise_progressive_q95.jpg": lambda: encode(
+            noise(still), "JPEG", quality=95, progressive=True
+        ),
+        "jpeg_50mp_noise_progressive_q100.jpg": lambda: encode(
+            noise(half), "JPEG", quality=100, progressive=True
+        ),
+        "png_100mp_smooth_rgba.png": lambda: encode(smooth(still).convert("RGBA"), "PNG"),
+        "png_22mp_noise_rgba.png": lambda: encode(noise((5744, 3830), "RGBA"), "PNG", compress_level=1),
+        "gif_50mp_noise.gif": lambda: encode(noise(half).convert("P", dither=Image.Dither.NONE), "GIF"),
+        "webp_100mp_photo_q80.webp": lambda: encode(photo(still), "WEBP", quality=80, method=0),
+        "webp_50mp_noise_q80.webp": lambda: encode(noise(half), "WEBP", quality=80, method=0),
+        "webp_25mp_noise_lossless.webp": lambda: encode(
+            noise((6124, 4082)), "WEBP", lossless=True, quality=0
+        ),
     }
 
 

@@ -73,6 +73,7 @@ class ValidateUpload:
                 max_pixels=settings.max_pixels,
                 max_frames=settings.max_frames,
                 max_total_pixels=settings.max_total_pixels,
+                max_cpu_ms=settings.max_image_cpu_ms,
             ),
             multipart_max_bytes=settings.max_multipart_upload_bytes,
         )

@@ -717,3 +717,65 @@ def test_exif_numbers_must_be_numbers() -> None:
 
 def test_checksum_mismatch_is_a_code() -> None:
     assert RejectionCode("CHECKSUM_MISMATCH") == RejectionCode.CHECKSUM_MISMATCH
+
+
+# --- the work limit: CPU estimated from the headers and the size, before any decode ------------
+
+
+def heif_saying(data: bytes, width: int, height: int) -> bytes:
+    """The HEIF with its image spatial extents (ispe) saying width x height: read, not decoded."""
+    at = data.index(b"ispe") + 8  # after the box's version and flags
+    return data[:at] + width.to_bytes(4) + height.to_bytes(4) + data[at + 8 :]
+
+
+def test_a_48_mp_heif_is_refused_before_it_is_decoded() -> None:
+    # The HEVC decode: a 48 MP HEIC costs 2.1-3.5 s of CPU (bench.costs); 24 MP ones pass.
+    data = heif_saying(samples.heic(Image.new("RGB", (64, 64))), 8064, 6048)  # no clap: 64x64
+    with pytest.raises(rules.Rejection) as raised:
+        validate(data, "image/heic")
+    assert raised.value.code == RejectionCode.TOO_MANY_PIXELS
+    assert "8064x6048 as HEIF" in raised.value.message
+    assert "over the limit of 2.0 s" in raised.value.message
+
+
+def test_a_webp_too_dear_for_its_bytes_is_refused() -> None:
+    # Decoded scaled, a WebP's cost is its bytes: 50 MP in 32 MiB cost 2.5 s (bench.costs).
+    # Here a lossy WebP's frame header says 8660x5773, and its chunk holds 32 MiB.
+    frame = bytearray(samples.encode(hostile.photo((64, 48)), "WEBP", quality=80)[20:])
+    frame[6:10] = (8660).to_bytes(2, "little") + (5773).to_bytes(2, "little")
+    frame += bytes(32 * 2**20 - len(frame))
+    data = (
+        b"RIFF" + (4 + 8 + len(frame)).to_bytes(4, "little") + b"WEBPVP8 " + len(frame).to_bytes(4, "little")
+    )
+    limits = rules.Limits(max_bytes=100 * 2**20)
+    with pytest.raises(rules.Rejection) as raised:
+        validate(data + frame, "image/webp", limits)
+    assert raised.value.code == RejectionCode.TOO_MANY_PIXELS
+    assert "8660x5773 as WEBP in 32.0 MiB" in raised.value.message
+
+
+def test_the_estimate_grows_with_pixels_with_bytes_and_by_codec() -> None:
+    picture = hostile.photo((640, 480))
+    baseline = validate(samples.encode(picture, "JPEG", quality=90))
+    progressive = validate(samples.encode(picture, "JPEG", quality=90, progressive=True))
+    finer = validate(samples.encode(picture, "JPEG", quality=100))
+    bigger = validate(samples.encode(picture.resize((1280, 960)), "JPEG", quality=90))
+    heif = validate(samples.heic(picture), "image/heic")
+    assert 0 < baseline.cpu_ms < finer.cpu_ms  # more bytes
+    assert baseline.cpu_ms < bigger.cpu_ms  # more pixels
+    assert baseline.cpu_ms < progressive.cpu_ms  # every coefficient kept until the last scan
+    assert progressive.cpu_ms < heif.cpu_ms  # the HEVC decode
+
+
+def test_the_work_limit_is_too_many_pixels_for_a_still_and_too_many_frames_for_an_animation() -> None:
+    still = samples.encode(hostile.photo((64, 48)), "PNG")
+    animation = samples.animated("GIF", [(255, 0, 0), (0, 255, 0), (0, 0, 255)])
+    at_still, at_animation = validate(still, "image/png").cpu_ms, validate(animation, "image/gif").cpu_ms
+
+    def limited(estimate: float) -> rules.Limits:
+        return rules.Limits(max_bytes=LIMITS.max_bytes, max_cpu_ms=estimate)
+
+    assert validate(still, "image/png", limited(at_still)).cpu_ms == at_still  # at the limit
+    assert rejection(still, "image/png", limited(at_still * 0.99)) == RejectionCode.TOO_MANY_PIXELS
+    assert validate(animation, "image/gif", limited(at_animation)).frames == 3
+    assert rejection(animation, "image/gif", limited(at_animation * 0.99)) == RejectionCode.TOO_MANY_FRAMES

@@ -44,6 +44,7 @@ class Settings:
     max_pixels: int = 100_000_000
     max_frames: int = 1000
     max_total_pixels: int = 100_000_000  # over all frames: why, in validate_upload.rules.Limits
+    max_image_cpu_ms: int = 2000  # estimated from the headers: validate_upload.rules.Limits
     max_receive_count: int = 3
     upload_url_ttl_seconds: int = 900
     pending_ttl_seconds: int = 86_400
@@ -63,6 +64,7 @@ class Settings:
             max_pixels=_integer(env, "MAX_PIXELS", cls.max_pixels),
             max_frames=_integer(env, "MAX_FRAMES", cls.max_frames),
             max_total_pixels=_integer(env, "MAX_TOTAL_PIXELS", cls.max_total_pixels),
+            max_image_cpu_ms=_integer(env, "MAX_IMAGE_CPU_MS", cls.max_image_cpu_ms),
             max_receive_count=_integer(env, "MAX_RECEIVE_COUNT", cls.max_receive_count),
             upload_url_ttl_seconds=_integer(env, "UPLOAD_URL_TTL_SECONDS", cls.upload_url_ttl_seconds),
             pending_ttl_seconds=_integer(env, "PENDING_TTL_SECONDS", cls.pending_ttl_seconds),
