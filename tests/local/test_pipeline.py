@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image
 
+from bench.hostile import frame_bomb
 from infra.local import DevStack
 from tests.local.support import (
     User,
@@ -22,7 +23,7 @@ from tests.local.support import (
     user_of,
 )
 from tests.photos import make_photo
-from tests.unit.samples import HTML, RED, exif, png, stored_for
+from tests.unit.samples import HTML, RED, exif, heif_saying, png, stored_for
 
 pytestmark = pytest.mark.local
 
@@ -71,8 +72,13 @@ def test_a_phone_photo_ends_ready_with_three_upright_variants(user: User, tmp_pa
 
 @pytest.mark.parametrize(
     ("data", "content_type", "code"),
-    [(HTML, "image/jpeg", "NOT_AN_IMAGE"), (png(), "image/jpeg", "TYPE_MISMATCH")],
-    ids=["html_as_jpeg", "png_as_jpeg"],
+    [
+        (HTML, "image/jpeg", "NOT_AN_IMAGE"),
+        (png(), "image/jpeg", "TYPE_MISMATCH"),
+        (heif_saying(8064, 6048), "image/heic", "TOO_MANY_PIXELS"),  # 48 MP of HEVC: over 2 s of CPU
+        (frame_bomb(), "image/gif", "TOO_MANY_FRAMES"),  # 1000 frames of 1 MP in 1.8 MB
+    ],
+    ids=["html_as_jpeg", "png_as_jpeg", "heif_48mp", "frame_bomb"],
 )
 def test_a_bad_file_ends_rejected_and_leaves_no_object(
     user: User, data: bytes, content_type: str, code: str

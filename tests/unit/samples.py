@@ -241,3 +241,11 @@ def heic(image: Image.Image, **options: object) -> bytes:
     out = io.BytesIO()
     pillow_heif.from_pillow(image).save(out, quality=90, **options)
     return out.getvalue()
+
+
+def heif_saying(width: int, height: int) -> bytes:
+    """A small HEIC whose image spatial extents (ispe) say width x height: read, never decoded
+    (validation refuses it from that)."""
+    data = heic(Image.new("RGB", (64, 64)))  # 64x64: no clean aperture box crops it to another size
+    at = data.index(b"ispe") + 8  # after the box's version and flags
+    return data[:at] + width.to_bytes(4) + height.to_bytes(4) + data[at + 8 :]
