@@ -78,12 +78,12 @@ class Limits:
     # PNG (2.0-2.1 s) and a 100 MP WebP (1.85 s, decoded scaled), are bounded by max_pixels
     # (SPEC), not by this.
     max_total_pixels: int = 100_000_000
-    # The CPU both steps may spend on one upload, as estimated from its headers and size before
-    # anything is decoded (`_COSTS`): pixels alone do not bound the work. A HEIF pixel costs ~10x
-    # a JPEG one, and entropy decoding grows with the bytes, which no scaled decode skips (a 32
-    # MiB WebP of 50 MP cost 2.5 s; MULTIPART uploads may be 100 MiB). 2 s is the team's bound
-    # (issue 10); it refuses 48 MP HEIF ("HEIF Max": ~2.5 s and more), and accepts 24 MP HEIF
-    # (phones' default) and every other format at 100 MP as cameras write it. README, Speed.
+    # The CPU both steps may spend on one upload, estimated from its headers and size before
+    # anything is decoded (`_COSTS`): pixels alone do not bound the work. A HEIF pixel costs 5-13x
+    # a JPEG one (the HEVC decode), and entropy decoding grows with the bytes, which no scaled
+    # decode skips (50 MP of WebP in 32 MiB: 2.1-2.5 s; an upload in parts may be 100 MiB). 2 s is
+    # the team's bound (issue 10). At it, 24 MP HEIFs (phones' default) pass and 48 MP ones
+    # ("HEIF Max", 0.9-3.5 s) do not; every other codec passes at 100 MP as cameras write it.
     max_cpu_ms: int = 2000
 
 
@@ -257,7 +257,8 @@ class _Layout:
     def cpu_ms(self) -> float:
         """What both steps will cost, estimated (_COSTS)."""
         cost = _COSTS[self.codec]
-        return cost.ms_per_megapixel * self.decoded / 1e6 + cost.ms_per_mib * self.coded_bytes / 2**20
+        pixels, coded = cost.ms_per_megapixel * self.decoded / 1e6, cost.ms_per_mib * self.coded_bytes / 2**20
+        return _THUMBNAILS_MS + pixels + coded
 
 
 def _clean(data: bytes, fmt: str, limits: Limits) -> tuple[bytes, str, _Layout]:
@@ -584,6 +585,7 @@ def _clean_webp(data: bytes, limits: Limits) -> tuple[bytes, _Layout]:
     icc_seen = icc_kept = False
     size = None
     frames = 0
+    bitstreams = set()  # of a still: lossy (VP8) or lossless (VP8L); an animation's are in its frames
     pos = 12
     while pos < end:
         if pos + 8 > end:
@@ -597,6 +599,8 @@ def _clean_webp(data: bytes, limits: Limits) -> tuple[bytes, _Layout]:
             _check_frames(frames, limits)
         if size is None and kind in (b"VP8X", b"VP8 ", b"VP8L"):
             size = _webp_size(kind, data[pos + 8 : stop])
+        if kind in (b"VP8 ", b"VP8L"):
+            bitstreams.add(kind)
         if kind == b"VP8X" and not chunks:
             vp8x = bytearray(data[pos:stop])
             chunks.append(vp8x)
@@ -620,7 +624,8 @@ def _clean_webp(data: bytes, limits: Limits) -> tuple[bytes, _Layout]:
             chunks += (b"EXIF", len(exif).to_bytes(4, "little"), exif, b"\x00" * (len(exif) & 1))
     riff_size = 4 + sum(len(chunk) for chunk in chunks)
     clean = b"".join((b"RIFF", riff_size.to_bytes(4, "little"), b"WEBP", *chunks))
-    return clean, _Layout(size, frames=max(1, frames), orientation=orientation)
+    codec = "WEBP lossless" if bitstreams == {b"VP8L"} and not frames else "WEBP"
+    return clean, _Layout(size, frames=max(1, frames), orientation=orientation, codec=codec)
 
 
 def _webp_size(kind: bytes, header: bytes) -> tuple[int, int]:
@@ -808,20 +813,28 @@ class _Cost:
     ms_per_mib: float
 
 
-# Fitted over the most costly uploads found per format (`python -m bench.costs`, the hostile
-# ones included), rounded up so that no measured upload costs more than its estimate: an upper
-# bound, not an average. Measured on x86-64 (README, Speed); Lambda's arm64 vCPU is not measured.
+# Fitted over the costliest uploads found per codec (`make bench-costs`: all pixels and few bytes,
+# and as many bytes as their pixels can take), rounded up so that none cost more than its
+# estimate: an upper bound, not an average. CPU ms through both steps, measured on x86-64 (README,
+# Speed); Lambda's arm64 vCPU is not measured. Every upload, whatever its size: up to three WebP
+# thumbnails, the largest 1024 px.
+_THUMBNAILS_MS = 60
 _COSTS = {
-    "JPEG": _Cost(ms_per_megapixel=3.5, ms_per_mib=6.5),  # 100 MP at 84 MiB: 0.7 s
-    # every coefficient kept for the scans to refine. 100 MP at 10.6 / 22 / 46 / 72 MiB: 0.9-2.9 s
-    "JPEG progressive": _Cost(ms_per_megapixel=9, ms_per_mib=30),
-    "PNG": _Cost(ms_per_megapixel=19.5, ms_per_mib=3),  # 100 MP RGBA: 1.9-2.0 s; 22 MP at 84 MiB: 0.7 s
-    "GIF": _Cost(ms_per_megapixel=2.6, ms_per_mib=10.5),  # 100 x 1 MP: 0.26 s; 50 MP at 64 MiB: 0.8 s
-    # decoded scaled: the bytes are the cost. 100 MP at 22 MiB: 1.65 s; 50 MP at 32 MiB: 2.45 s
+    # decoded at 1/8 scale: 100 MP at 72 MiB 0.7 s
+    "JPEG": _Cost(ms_per_megapixel=3.5, ms_per_mib=6.5),
+    # every coefficient kept for the scans to refine: 100 MP at 11 / 21 / 46 / 97 MiB 0.9-3.4 s
+    "JPEG progressive": _Cost(ms_per_megapixel=9, ms_per_mib=32),
+    # 100 MP RGBA 1.9 s (inflating and unfiltering 400 MB); 22 MP in 84 MiB 0.6 s
+    "PNG": _Cost(ms_per_megapixel=19, ms_per_mib=3),
+    # 100 frames of 1 MP 0.26 s; 50 MP in 64 MiB 0.6 s
+    "GIF": _Cost(ms_per_megapixel=2.6, ms_per_mib=10.5),
+    # decoded scaled, so the bytes are the cost: 100 MP in 22 MiB 1.6 s; 50 MP in 32 MiB 2.1-2.5 s
     "WEBP": _Cost(ms_per_megapixel=2, ms_per_mib=75),
-    # the HEVC decode: 48 MP at 1.6 / 11 / 14 MiB: 2.1 / 3.5 / 3.5 s
+    # 100 MP of a drawing 0.4 s; 25 MP in 72 MiB 0.6 s
+    "WEBP lossless": _Cost(ms_per_megapixel=4, ms_per_mib=7),
+    # the HEVC decode, never scaled: 48 MP in 0.03 / 1.6 / 11 / 14 MiB 0.9-3.5 s; 24 MP in 7 MiB 1.6 s
     "HEIF": _Cost(ms_per_megapixel=47, ms_per_mib=112),
-    # 48 MP at 2.1 / 15 / 25 MiB: 1.2 / 1.9 / 2.8 s; 24 MP at 26 MiB: 2.85 s
+    # 48 MP in 0.1 / 2 / 15 / 25 MiB 0.8-2.8 s; 24 MP in 26 MiB 2.9 s
     "AVIF": _Cost(ms_per_megapixel=23, ms_per_mib=89),
 }
 
