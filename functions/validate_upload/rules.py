@@ -830,8 +830,8 @@ _COSTS = {
     "GIF": _Cost(ms_per_megapixel=2.6, ms_per_mib=10.5),
     # decoded scaled, so the bytes are the cost: 100 MP in 22 MiB 1.6 s; 50 MP in 32 MiB 2.1-2.5 s
     "WEBP": _Cost(ms_per_megapixel=2, ms_per_mib=75),
-    # 100 MP of a drawing 0.4 s; 25 MP in 72 MiB 0.6 s
-    "WEBP lossless": _Cost(ms_per_megapixel=4, ms_per_mib=7),
+    # 100 MP of a drawing 0.4 s; 25 MP in 72 MiB 0.6-0.7 s
+    "WEBP lossless": _Cost(ms_per_megapixel=4, ms_per_mib=9),
     # the HEVC decode, never scaled: 48 MP in 0.03 / 1.6 / 11 / 14 MiB 0.9-3.5 s; 24 MP in 7 MiB 1.6 s
     "HEIF": _Cost(ms_per_megapixel=47, ms_per_mib=112),
     # 48 MP in 0.1 / 2 / 15 / 25 MiB 0.8-2.8 s; 24 MP in 26 MiB 2.9 s
