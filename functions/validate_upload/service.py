@@ -192,9 +192,15 @@ class ValidateUpload:
             else:
                 logger.info("the original is stored already (a duplicate event)", extra={"status": status})
         else:
+            # The work limit's estimate for both steps: to check it on Lambda's CPUs (README, Speed).
             logger.info(
                 "upload accepted",
-                extra={"format": clean.format, "width": clean.width, "height": clean.height},
+                extra={
+                    "format": clean.format,
+                    "width": clean.width,
+                    "height": clean.height,
+                    "estimated_cpu_ms": round(clean.cpu_ms),
+                },
             )
             metrics.add_metric(name="ImagesAccepted", unit=MetricUnit.Count, value=1)
         self._delete_source(created)
