@@ -107,9 +107,9 @@ def vips(data: bytes) -> Timings:
 
 
 PIPELINES: dict[str, Callable[[bytes], Timings]] = {"shoebox": shoebox, "baseline": baseline}
-CHILD_PIPELINES = {**PIPELINES, "unbounded": lambda data: shoebox(data, UNBOUNDED)}
 if importlib.util.find_spec("pyvips") is not None:
     PIPELINES["pyvips"] = vips
+CHILD_PIPELINES = {**PIPELINES, "unbounded": lambda data: shoebox(data, UNBOUNDED)}
 
 
 def child(pipeline: str, path: Path, cpu: int) -> None:
