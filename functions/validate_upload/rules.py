@@ -820,8 +820,8 @@ class _Cost:
 # thumbnails, the largest 1024 px.
 _THUMBNAILS_MS = 60
 _COSTS = {
-    # decoded at 1/8 scale: 100 MP at 72 MiB 0.7 s
-    "JPEG": _Cost(ms_per_megapixel=3.5, ms_per_mib=6.5),
+    # decoded scaled (1/2-1/8): 100 MP in 72 MiB 0.7-0.8 s; 2 MP in 1 MiB 58-75 ms
+    "JPEG": _Cost(ms_per_megapixel=5, ms_per_mib=6.5),
     # every coefficient kept for the scans to refine: 100 MP at 11 / 21 / 46 / 97 MiB 0.9-3.4 s
     "JPEG progressive": _Cost(ms_per_megapixel=9, ms_per_mib=32),
     # 100 MP RGBA 1.9 s (inflating and unfiltering 400 MB); 22 MP in 84 MiB 0.6 s
