@@ -22,7 +22,7 @@ from tests.functional.pipeline_support import (
     metric_values,
     photo,
 )
-from tests.unit.samples import HTML, png
+from tests.unit.samples import HTML, heif_saying, png
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # the conftest's MAX_UPLOAD_BYTES
 
@@ -198,8 +198,9 @@ def test_too_large_is_rejected_from_the_event_without_reading_the_object(
         ("image/jpeg", HTML, "NOT_AN_IMAGE"),
         ("image/jpeg", png(), "TYPE_MISMATCH"),
         ("image/jpeg", photo()[:-600], "CORRUPT_IMAGE"),
+        ("image/heic", heif_saying(8064, 6048), "TOO_MANY_PIXELS"),  # over the work limit
     ],
-    ids=["html", "png_declared_jpeg", "truncated_jpeg"],
+    ids=["html", "png_declared_jpeg", "truncated_jpeg", "heif_48mp"],
 )
 def test_a_bad_upload_is_rejected_with_its_code_and_leaves_nothing(
     flow: Flow, capsys: pytest.CaptureFixture[str], content_type: str, data: bytes, code: str

@@ -122,6 +122,7 @@ def test_functions_get_their_globals_own_settings_and_layers() -> None:
     assert validate.layer_dirs == (ROOT / "layers/core", ROOT / "layers/imaging")  # Globals first
     assert (validate.timeout, validate.memory_size, validate.runtime) == (60, 1769, "python3.13")
     assert validate.environment["MAX_PIXELS"] == "100000000"  # its own variable
+    assert validate.environment["MAX_IMAGE_CPU_MS"] == "2000"  # the work limit (README, Speed)
     assert validate.environment["TABLE_NAME"] == "shoebox-local-ImagesTable"  # from Globals
     assert validate.log_group == "shoebox-local-ValidateFunctionLogs"
     health = functions["HealthFunction"]
@@ -256,12 +257,13 @@ def test_overridden_quota_parameters_reach_the_functions_environments() -> None:
     overridden = Topology(
         Template(
             document(),
-            {**LOCAL, "MaxImagesPerOwner": "3", "MaxMultipartUploadBytes": "1000"},
+            {**LOCAL, "MaxImagesPerOwner": "3", "MaxMultipartUploadBytes": "1000", "MaxImageCpuMs": "4000"},
             aws_url=AWS_URL,
         ),
         ROOT,
     )
     create = overridden.functions["CreateUploadFunction"].environment
     assert (create["MAX_IMAGES_PER_OWNER"], create["MAX_PENDING_PER_OWNER"]) == ("3", "50")
-    assert overridden.functions["ValidateFunction"].environment["MAX_MULTIPART_UPLOAD_BYTES"] == "1000"
+    validate = overridden.functions["ValidateFunction"].environment
+    assert (validate["MAX_MULTIPART_UPLOAD_BYTES"], validate["MAX_IMAGE_CPU_MS"]) == ("1000", "4000")
     assert overridden.functions["GetUsageFunction"].environment["MAX_IMAGES_PER_OWNER"] == "3"

@@ -11,8 +11,10 @@ from make_thumbnails import imaging
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps
 from validate_upload import rules
 from validate_upload.rules import RejectionCode
+from validate_upload.service import ValidateUpload
 
 from bench import hostile
+from shoebox.settings import Settings
 from tests.unit import samples
 
 LIMITS = rules.Limits(max_bytes=25 * 1024 * 1024)
@@ -773,3 +775,10 @@ def test_the_work_limit_is_too_many_pixels_for_a_still_and_too_many_frames_for_a
     assert rejection(still, "image/png", limited(at_still * 0.99)) == RejectionCode.TOO_MANY_PIXELS
     assert validate(animation, "image/gif", limited(at_animation)).frames == 3
     assert rejection(animation, "image/gif", limited(at_animation * 0.99)) == RejectionCode.TOO_MANY_FRAMES
+
+
+def test_the_work_limit_is_read_from_the_environment() -> None:
+    names = {"TABLE_NAME": "images", "UPLOADS_BUCKET": "uploads", "MEDIA_BUCKET": "media"}
+    assert ValidateUpload.from_settings(Settings.from_env(names), store=None).limits.max_cpu_ms == 2000
+    raised = Settings.from_env({**names, "MAX_IMAGE_CPU_MS": "4000"})
+    assert ValidateUpload.from_settings(raised, store=None).limits.max_cpu_ms == 4000
