@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -71,12 +72,18 @@ def client(service: str, aws_url: str) -> Any:
 
 
 class MotoServer(ChildProcess):
-    """`python -m moto.server` on 127.0.0.1:port, stopped with its process group."""
+    """`python -m moto.server` serving a socket the stack has bound (so no other server can take
+    its port while moto starts: the function environments' Runtime APIs bind free ports at the
+    same time, and one once answered the stack's CreateTable with a 404), stopped with its
+    process group."""
 
-    def __init__(self, port: int, sink: Sink) -> None:
-        self.port = port
-        argv = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "-H", "127.0.0.1", "-p", str(port)]
-        super().__init__("moto", argv, sink=sink)
+    def __init__(self, listening: socket.socket, sink: Sink) -> None:
+        self.port = listening.getsockname()[1]
+        listening.listen(socket.SOMAXCONN)
+        argv = [sys.executable, "-c", _LAUNCH, str(os.getpid()), "-H", "127.0.0.1", "-p", str(self.port)]
+        # werkzeug serves an inherited socket when it runs under its reloader: it says so in these.
+        env = {**os.environ, "WERKZEUG_RUN_MAIN": "true", "WERKZEUG_SERVER_FD": str(listening.fileno())}
+        super().__init__("moto", argv, sink=sink, env=env, pass_fds=[listening.fileno()])
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -111,11 +111,13 @@ class ChildProcess:
         sink: Sink,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.name = name
         self._argv = list(argv)
         self._env = dict(env) if env is not None else None
         self._cwd = cwd
+        self._pass_fds = tuple(pass_fds)
         self._sink = sink
         self._process: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
@@ -125,6 +127,7 @@ class ChildProcess:
             self._argv,
             env=self._env,
             cwd=self._cwd,
+            pass_fds=self._pass_fds,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -150,6 +150,7 @@ class DevStack:
         self._lock = threading.Lock()
         self._moto: MotoServer | None = None
         self._socket: socket.socket | None = None
+        self._aws_socket: socket.socket | None = None  # moto's, until moto has its own copy
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self.functions: dict[str, FunctionEnvironments] = {}
@@ -228,19 +229,23 @@ class DevStack:
         started = time.monotonic()
         try:
             self._bind_ports()
-            self._moto = MotoServer(self.aws_port, self.sink)
+            assert self._aws_socket is not None
+            self._moto = MotoServer(self._aws_socket, self.sink)
             self._moto.start()
+            self._close_aws_socket()  # moto serves its own copy
             if self.backend == "localstack" and not self._localstack_url:
                 folder = self.state_dir / "localstack"
                 self._localstack = LocalStack(tool_python(REPO_ROOT), self.localstack_port, folder, self.sink)
                 self._localstack.start()
             self._read_template()
-            self._start_functions()
-            self._moto.wait_ready()
             if self._localstack is not None:
+                # Up before the function environments bind free ports of their own: LocalStack
+                # binds the port found for it only once it has started.
                 self._localstack.wait_ready()
             elif self._localstack_url and not ready(self._localstack_url):
                 raise RuntimeError(f"no LocalStack serving S3 and SQS at {self._localstack_url}")
+            self._start_functions()
+            self._moto.wait_ready()
             secrets = secret_strings(self.topology, self.state_dir, self.cdn_key)
             create_resources(self.template, self.client, secrets)
             data.restore(self.template, self.client, self.data_dir)
@@ -275,9 +280,18 @@ class DevStack:
         except OSError as exc:
             raise PortInUse(f"port {api_port} (SHOEBOX_API_PORT) is in use") from exc
         self.api_port: int = self._socket.getsockname()[1]
-        self.aws_port = _free_port(aws_port, "SHOEBOX_AWS_PORT")
+        try:
+            self._aws_socket = listening_socket(aws_port)
+        except OSError as exc:
+            raise PortInUse(f"port {aws_port} (SHOEBOX_AWS_PORT) is in use") from exc
+        self.aws_port: int = self._aws_socket.getsockname()[1]
         if self.backend == "localstack" and not self._localstack_url:
             self.localstack_port = _free_port(localstack_port, "SHOEBOX_LOCALSTACK_PORT")
+
+    def _close_aws_socket(self) -> None:
+        if self._aws_socket is not None:
+            self._aws_socket.close()
+            self._aws_socket = None
 
     def _read_template(self) -> None:
         document = load_template(REPO_ROOT / "template.yaml")
@@ -444,6 +458,7 @@ class DevStack:
             if self._socket is not None:
                 self._socket.close()
                 self._socket = None
+            self._close_aws_socket()
             stoppers = [
                 threading.Thread(target=pool.stop, name=f"stop-{name}")
                 for name, pool in self.functions.items()
