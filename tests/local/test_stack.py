@@ -118,6 +118,19 @@ def test_client_id_stands_in_for_a_missing_aud(stack: DevStack) -> None:
     assert "x-request-id" in response.headers
 
 
+def test_the_emulators_port_is_held_from_the_first_step(tmp_path: Path) -> None:
+    """The stack binds moto's port itself and hands moto the socket: while moto starts, the
+    function environments' Runtime APIs bind free ports, and one that took moto's port once
+    answered the stack's CreateTable with a 404."""
+    stack = DevStack(api_port=0, aws_port=0, state_dir=tmp_path)
+    stack._bind_ports()
+    try:
+        with socket.socket() as other, pytest.raises(OSError, match="Address already in use"):
+            other.bind(("127.0.0.1", stack.aws_port))  # a free port for anyone once it was probed
+    finally:
+        stack.stop()
+
+
 def test_the_gateway_answers_without_waiting_on_nagle() -> None:
     """The gateway's listening socket says TCP, so asyncio (uvicorn's server) sets TCP_NODELAY on
     each connection it accepts; without it every keep-alive response waited ~40 ms."""
