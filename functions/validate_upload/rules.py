@@ -854,14 +854,15 @@ def _check_layout(layout: _Layout, limits: Limits) -> None:
             f"{layout.frames} frames of {width}x{height} is {layout.decoded} pixels to decode,"
             f" over the limit of {limits.max_total_pixels}",
         )
-    if layout.cpu_ms > limits.max_cpu_ms:
+    cpu_ms = layout.cpu_ms
+    if cpu_ms > limits.max_cpu_ms:
         # The work cap is TOO_MANY_FRAMES (SPEC); a still that is too dear has too many pixels.
         animated = layout.frames > 1
         what = f"{layout.frames} frames of " if animated else ""
         what += f"{width}x{height} as {layout.codec} in {layout.coded_bytes / 2**20:.1f} MiB"
         raise Rejection(
             RejectionCode.TOO_MANY_FRAMES if animated else RejectionCode.TOO_MANY_PIXELS,
-            f"{what} would cost about {layout.cpu_ms / 1000:.1f} s of CPU to process, over the limit"
+            f"{what} would cost about {cpu_ms / 1000:.1f} s of CPU to process, over the limit"
             f" of {limits.max_cpu_ms / 1000:.1f} s: fewer pixels or bytes would pass",
         )
 
